@@ -1,0 +1,50 @@
+/**
+ * RateLimiter: one object per (bucket, key) — e.g. "auth_ip:203.0.113.7" or
+ * "write:user:42" — holding a token bucket in SQLite-backed storage. A Durable
+ * Object runs one call at a time, so take() is atomic without locks, and the
+ * bucket survives eviction because it lives in storage, not memory.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+
+export const rateRuleSchema = z.object({
+  capacity: z.number().int().positive(),
+  windowSeconds: z.number().positive(),
+});
+export type RateRule = z.infer<typeof rateRuleSchema>;
+
+export interface RateDecision {
+  allowed: boolean;
+  remaining: number;
+  /** Seconds until one request would be allowed again; 0 when allowed. */
+  retryAfterSeconds: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+export class RateLimiter extends DurableObject<Env> {
+  take(input: RateRule, now = Date.now()): RateDecision {
+    const rule = rateRuleSchema.parse(input);
+    const refillPerMs = rule.capacity / (rule.windowSeconds * 1000);
+    const stored = this.ctx.storage.kv.get<Bucket>("bucket");
+    const elapsed = stored ? Math.max(0, now - stored.updatedAt) : 0;
+    const tokens = Math.min(rule.capacity, stored ? stored.tokens + elapsed * refillPerMs : rule.capacity);
+    const allowed = tokens >= 1;
+    const left = allowed ? tokens - 1 : tokens;
+    this.ctx.storage.kv.put<Bucket>("bucket", { tokens: left, updatedAt: now });
+    // Once the bucket would be full again it carries no information: drop it then.
+    void this.ctx.storage.setAlarm(now + rule.windowSeconds * 1000);
+    return {
+      allowed,
+      remaining: Math.floor(left),
+      retryAfterSeconds: allowed ? 0 : Math.ceil((1 - left) / refillPerMs / 1000),
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+  }
+}

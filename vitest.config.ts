@@ -1,0 +1,30 @@
+/**
+ * Tests run inside workerd through @cloudflare/vitest-plugin, against the real
+ * wrangler.toml bindings (D1, R2, Durable Objects) with the real migrations
+ * applied in test/setup.ts. Secrets here are test-only values.
+ */
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            JWT_SECRET: "test-jwt-secret-at-least-32-characters-long",
+            EXCHANGE_SECRET: "test-exchange-secret-at-least-32-characters",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+    },
+  };
+});

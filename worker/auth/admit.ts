@@ -1,0 +1,83 @@
+/**
+ * The two ways an authentication attempt ends, shared by every contract's
+ * resolver: admit (set the caller, charge the principal's rate budget) or
+ * refuse (write the audit row, throw the surface's error).
+ */
+import { eq } from "drizzle-orm";
+import { effectiveExpiry, type LookupResult, lookupCredential } from "../core/credentials";
+import { findPrincipal } from "../core/principals";
+import type { PrincipalRow } from "../db/client";
+import type { CredentialKind } from "../db/schema";
+import { credentials } from "../db/schema";
+import type { Caller } from "../env";
+import type { ApiError } from "../errors/api-error";
+import { type AppContext, audit, db } from "../http/context";
+import { limitPrincipal, type PrincipalBudget } from "../http/rate-limit";
+import type { VerifiedToken } from "./signed-tokens";
+
+export async function admit(c: AppContext, caller: Caller, budget: PrincipalBudget = {}): Promise<void> {
+  c.set("caller", caller);
+  await limitPrincipal(c, caller.principal.id, budget);
+}
+
+export async function refuse(
+  c: AppContext,
+  error: ApiError,
+  why: { credential: string; reason: string; principalId?: number },
+): Promise<never> {
+  await audit(c, {
+    action: "auth_failed",
+    success: false,
+    target: `${c.req.method} ${c.req.path}`,
+    details: {
+      credential: why.credential,
+      reason: why.reason,
+      surface: c.get("surface"),
+      principal_id: why.principalId,
+    },
+  });
+  throw error;
+}
+
+export async function lookup(c: AppContext, secret: string, kinds: readonly CredentialKind[]): Promise<LookupResult> {
+  return lookupCredential(db(c), secret, kinds);
+}
+
+export type SignedTokenProblem = "unknown_principal" | "disabled" | "revoked" | "not_a_user";
+
+/**
+ * A signed token is only as good as the principal behind it: the principal must
+ * still exist and be active, must not have revoked its tokens since this one was
+ * issued, and (for 004 cookies) the API key it came from must still be valid.
+ */
+export async function principalForToken(
+  c: AppContext,
+  token: VerifiedToken,
+): Promise<{ ok: true; principal: PrincipalRow } | { ok: false; problem: SignedTokenProblem; principalId: number }> {
+  const principal = await findPrincipal(db(c), token.principalId);
+  const id = token.principalId;
+  if (!principal) return { ok: false, problem: "unknown_principal", principalId: id };
+  if (principal.kind !== "user") return { ok: false, problem: "not_a_user", principalId: id };
+  if (principal.disabledAt) return { ok: false, problem: "disabled", principalId: id };
+  // JWT iat has one-second resolution: compare at that resolution.
+  const revokedAt = principal.tokensRevokedAt?.getTime();
+  if (revokedAt !== undefined && token.issuedAt.getTime() < Math.floor(revokedAt / 1000) * 1000) {
+    return { ok: false, problem: "revoked", principalId: id };
+  }
+  if (token.credentialId) {
+    const rows = await db(c).select().from(credentials).where(eq(credentials.id, token.credentialId)).limit(1);
+    const source = rows[0];
+    const expiry = source ? effectiveExpiry(source) : null;
+    if (!source || source.revokedAt || source.principalId !== id || (expiry && expiry.getTime() <= Date.now())) {
+      return { ok: false, problem: "revoked", principalId: id };
+    }
+  }
+  return { ok: true, principal };
+}
+
+export function bearerToken(c: AppContext): string | undefined {
+  const header = c.req.header("authorization");
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? "";
+}

@@ -1,0 +1,96 @@
+/**
+ * Contract 003 credentials: bearer tokens with scopes (agents), or the UI's
+ * HttpOnly `retaia_session` cookie. A cookie-authenticated request with a
+ * mutating method must also carry the session's CSRF token in `X-CSRF-Token`;
+ * bearer requests need none, since browsers never attach them on their own.
+ */
+import type { MiddlewareHandler } from "hono";
+import { sha256Hex } from "../auth/crypto";
+import { effectiveExpiry } from "../core/credentials";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors/api-error";
+import { type AppContext, readonly } from "../http/context";
+import { COOKIES, readCookie } from "../http/cookies";
+import { admit, bearerToken, lookup, refuse } from "./admit";
+import { secretsEqual } from "./crypto";
+import { HUMAN_SCOPES } from "./scopes";
+
+export function authenticateCatalog(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = bearerToken(c);
+    if (token !== undefined) {
+      await admitAgentToken(c, token);
+    } else {
+      await admitUiSession(c);
+    }
+    await next();
+  };
+}
+
+async function admitAgentToken(c: AppContext, token: string): Promise<void> {
+  const found = token ? await lookup(c, token, ["agent_token"]) : ({ status: "unknown" } as const);
+  if (found.status !== "valid") {
+    await refuse(
+      c,
+      new ApiError(found.status === "expired" ? "token_expired" : "token_invalid", "Invalid bearer token"),
+      {
+        credential: "agent_token",
+        reason: token ? found.status : "malformed",
+      },
+    );
+    return;
+  }
+  c.set("surface", "003");
+  await admit(c, {
+    principal: found.principal,
+    via: "agent_token",
+    credentialId: found.credential.id,
+    expiresAt: effectiveExpiry(found.credential),
+    scopes: found.credential.scopes ?? [],
+    actorKind: found.principal.kind === "agent" ? "agent" : "human",
+  });
+}
+
+async function admitUiSession(c: AppContext): Promise<void> {
+  const token = readCookie(c, COOKIES.uiSession);
+  if (!token) {
+    await refuse(c, new ApiError("unauthenticated", "Authentication required"), {
+      credential: "ui_session",
+      reason: "missing",
+    });
+    return;
+  }
+  const found = await lookup(c, token, ["ui_session"]);
+  if (found.status !== "valid") {
+    await refuse(
+      c,
+      new ApiError(found.status === "expired" ? "token_expired" : "token_invalid", "Session is not valid"),
+      {
+        credential: "ui_session",
+        reason: found.status,
+      },
+    );
+    return;
+  }
+  if (!readonly(c.req.method)) {
+    const csrf = c.req.header("x-csrf-token") ?? "";
+    const matches =
+      found.credential.csrfHash !== null && (await secretsEqual(await sha256Hex(csrf), found.credential.csrfHash));
+    if (!csrf || !matches) {
+      await refuse(c, new ApiError("csrf_failed", "Missing or invalid CSRF token"), {
+        credential: "ui_session",
+        reason: csrf ? "csrf_mismatch" : "csrf_missing",
+        principalId: found.principal.id,
+      });
+      return;
+    }
+  }
+  await admit(c, {
+    principal: found.principal,
+    via: "ui_session",
+    credentialId: found.credential.id,
+    expiresAt: effectiveExpiry(found.credential),
+    scopes: HUMAN_SCOPES,
+    actorKind: "human",
+  });
+}

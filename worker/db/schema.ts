@@ -1,0 +1,123 @@
+/**
+ * D1 tables, declared once for drizzle. `npm run db:generate` turns changes
+ * here into SQL under migrations/, which wrangler applies (locally, in tests and
+ * in production). Times are integer milliseconds since the epoch.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+const createdAt = () =>
+  integer("created_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+/** A GPU capacity account; agents (GPU bridges) belong to one. */
+export const capacityAccounts = sqliteTable("capacity_accounts", {
+  id: text("id").primaryKey(),
+  label: text("label").notNull(),
+  provider: text("provider", { enum: ["local", "self-hosted", "runpod"] }).notNull(),
+  status: text("status", {
+    enum: ["pending", "checking", "deploying", "ready", "failed", "disabled"],
+  }).notNull(),
+  createdAt: createdAt(),
+});
+
+/** Every actor: users (integer ids, shown by 001 and 002), guests, admins, agents. */
+export const principals = sqliteTable("principals", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  kind: text("kind", { enum: ["user", "guest", "admin", "agent"] }).notNull(),
+  /** Login handle; unique without regard to case. */
+  username: text("username").unique(),
+  email: text("email").unique(),
+  /** "pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>" */
+  passwordHash: text("password_hash"),
+  capacityAccountId: text("capacity_account_id").references(() => capacityAccounts.id),
+  quotaConcurrent: integer("quota_concurrent"),
+  quotaDaily: integer("quota_daily"),
+  /** Signed tokens (JWTs, signed cookies) issued before this instant are refused. */
+  tokensRevokedAt: integer("tokens_revoked_at", { mode: "timestamp_ms" }),
+  disabledAt: integer("disabled_at", { mode: "timestamp_ms" }),
+  createdAt: createdAt(),
+});
+
+export const CREDENTIAL_KINDS = [
+  "api_key",
+  "admin_key",
+  "agent_token",
+  "guest_session",
+  "admin_session",
+  "ui_session",
+  "refresh_token",
+] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/**
+ * Opaque secrets: keys, tokens and cookie sessions. Only the SHA-256 of the
+ * secret is stored; the secret itself is shown once, when it is created.
+ */
+export const credentials = sqliteTable(
+  "credentials",
+  {
+    id: text("id").primaryKey(),
+    principalId: integer("principal_id")
+      .notNull()
+      .references(() => principals.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: CREDENTIAL_KINDS }).notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    /** Shown in listings so a holder can tell keys apart; never enough to use. */
+    prefix: text("prefix").notNull(),
+    label: text("label"),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>(),
+    /** Refresh-token rotation: every token of one login shares a family. */
+    familyId: text("family_id"),
+    replacedBy: text("replaced_by"),
+    /** SHA-256 of the CSRF token bound to a UI session. */
+    csrfHash: text("csrf_hash"),
+    idleTimeoutSeconds: integer("idle_timeout_s"),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    revokedAt: integer("revoked_at", { mode: "timestamp_ms" }),
+    revokedReason: text("revoked_reason"),
+  },
+  (table) => [index("credentials_principal_idx").on(table.principalId, table.kind)],
+);
+
+/** Who did what, from where, and whether it worked. Append-only. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    requestId: text("request_id"),
+    ip: text("ip"),
+    principalId: integer("principal_id"),
+    /** "admin:3", "user:7", "anonymous", "system" */
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target"),
+    success: integer("success", { mode: "boolean" }).notNull(),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+  },
+  (table) => [index("audit_events_at_idx").on(table.at), index("audit_events_action_idx").on(table.action, table.at)],
+);
+
+/** Stored outcomes of requests sent with an Idempotency-Key. */
+export const idempotencyRecords = sqliteTable(
+  "idempotency_records",
+  {
+    principalId: integer("principal_id").notNull(),
+    key: text("key").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    bodyHash: text("body_hash").notNull(),
+    state: text("state", { enum: ["running", "done"] }).notNull(),
+    status: integer("status"),
+    contentType: text("content_type"),
+    body: text("body"),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.principalId, table.key] }),
+    index("idempotency_expiry_idx").on(table.expiresAt),
+  ],
+);

@@ -1,0 +1,5 @@
+/** Contract 003 — the rushes catalogue and the agent protocol, under /api/v1. */
+import { router } from "../../http/router";
+import { uiSession } from "./ui-session";
+
+export const catalog = router().route("/", uiSession);
