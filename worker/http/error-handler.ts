@@ -32,7 +32,7 @@ function toApiError(error: unknown, requestId: string, path: string): ApiError {
       level: "error",
       request_id: requestId,
       path,
-      error: error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error),
+      error: error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error),
     }),
   );
   return new ApiError("internal_error", "Internal server error");
