@@ -6,8 +6,8 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../worker/app";
-import { renderError } from "../worker/errors/render";
 import { ApiError } from "../worker/errors/api-error";
+import { renderError } from "../worker/errors/render";
 
 const url = (path: string) => `https://edge.test${path}`;
 
@@ -25,7 +25,11 @@ describe("error renderers", () => {
 
   it("000 validation errors are 422 validation_error with field-level metadata", async () => {
     const response = await SELF.fetch(
-      new Request(url("/admin/agents"), { method: "POST", body: "{}", headers: { "content-type": "application/json" } }),
+      new Request(url("/admin/agents"), {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      }),
     );
     // Unauthenticated admin routes refuse before validating the body.
     expect(response.status).toBe(401);

@@ -6,10 +6,10 @@
 import { eq } from "drizzle-orm";
 import { effectiveExpiry, type LookupResult, lookupCredential } from "../core/credentials";
 import { findPrincipal } from "../core/principals";
-import type { PrincipalRow } from "../db/client";
+import type { CredentialRow, PrincipalRow } from "../db/client";
 import type { CredentialKind } from "../db/schema";
 import { credentials } from "../db/schema";
-import type { Caller } from "../env";
+import type { Caller, CredentialVia } from "../env";
 import type { ApiError } from "../errors/api-error";
 import { type AppContext, audit, db } from "../http/context";
 import { limitPrincipal, type PrincipalBudget } from "../http/rate-limit";
@@ -18,6 +18,22 @@ import type { VerifiedToken } from "./signed-tokens";
 export async function admit(c: AppContext, caller: Caller, budget: PrincipalBudget = {}): Promise<void> {
   c.set("caller", caller);
   await limitPrincipal(c, caller.principal.id, budget);
+}
+
+/** The caller behind a valid opaque credential (API key, token, cookie session). */
+export function callerFor(
+  found: { credential: CredentialRow; principal: PrincipalRow },
+  via: CredentialVia,
+  grant: { scopes?: readonly string[]; actorKind?: Caller["actorKind"] } = {},
+): Caller {
+  return {
+    principal: found.principal,
+    via,
+    credentialId: found.credential.id,
+    expiresAt: effectiveExpiry(found.credential),
+    scopes: grant.scopes ?? [],
+    actorKind: grant.actorKind ?? "human",
+  };
 }
 
 export async function refuse(
@@ -29,12 +45,8 @@ export async function refuse(
     action: "auth_failed",
     success: false,
     target: `${c.req.method} ${c.req.path}`,
-    details: {
-      credential: why.credential,
-      reason: why.reason,
-      surface: c.get("surface"),
-      principal_id: why.principalId,
-    },
+    principalId: why.principalId,
+    details: { credential: why.credential, reason: why.reason, surface: c.get("surface") },
   });
   throw error;
 }
@@ -47,8 +59,8 @@ export type SignedTokenProblem = "unknown_principal" | "disabled" | "revoked" | 
 
 /**
  * A signed token is only as good as the principal behind it: the principal must
- * still exist and be active, must not have revoked its tokens since this one was
- * issued, and (for 004 cookies) the API key it came from must still be valid.
+ * still exist and be active, must not have raised its token version since this
+ * one was signed, and (for 004 cookies) the API key it came from must still be valid.
  */
 export async function principalForToken(
   c: AppContext,
@@ -59,11 +71,7 @@ export async function principalForToken(
   if (!principal) return { ok: false, problem: "unknown_principal", principalId: id };
   if (principal.kind !== "user") return { ok: false, problem: "not_a_user", principalId: id };
   if (principal.disabledAt) return { ok: false, problem: "disabled", principalId: id };
-  // JWT iat has one-second resolution: compare at that resolution.
-  const revokedAt = principal.tokensRevokedAt?.getTime();
-  if (revokedAt !== undefined && token.issuedAt.getTime() < Math.floor(revokedAt / 1000) * 1000) {
-    return { ok: false, problem: "revoked", principalId: id };
-  }
+  if (token.tokenVersion !== principal.tokenVersion) return { ok: false, problem: "revoked", principalId: id };
   if (token.credentialId) {
     const rows = await db(c).select().from(credentials).where(eq(credentials.id, token.credentialId)).limit(1);
     const source = rows[0];

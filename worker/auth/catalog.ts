@@ -6,12 +6,11 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { sha256Hex } from "../auth/crypto";
-import { effectiveExpiry } from "../core/credentials";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors/api-error";
 import { type AppContext, readonly } from "../http/context";
 import { COOKIES, readCookie } from "../http/cookies";
-import { admit, bearerToken, lookup, refuse } from "./admit";
+import { admit, bearerToken, callerFor, lookup, refuse } from "./admit";
 import { secretsEqual } from "./crypto";
 import { HUMAN_SCOPES } from "./scopes";
 
@@ -41,14 +40,13 @@ async function admitAgentToken(c: AppContext, token: string): Promise<void> {
     return;
   }
   c.set("surface", "003");
-  await admit(c, {
-    principal: found.principal,
-    via: "agent_token",
-    credentialId: found.credential.id,
-    expiresAt: effectiveExpiry(found.credential),
-    scopes: found.credential.scopes ?? [],
-    actorKind: found.principal.kind === "agent" ? "agent" : "human",
-  });
+  await admit(
+    c,
+    callerFor(found, "agent_token", {
+      scopes: found.credential.scopes ?? [],
+      actorKind: found.principal.kind === "agent" ? "agent" : "human",
+    }),
+  );
 }
 
 async function admitUiSession(c: AppContext): Promise<void> {
@@ -85,12 +83,5 @@ async function admitUiSession(c: AppContext): Promise<void> {
       return;
     }
   }
-  await admit(c, {
-    principal: found.principal,
-    via: "ui_session",
-    credentialId: found.credential.id,
-    expiresAt: effectiveExpiry(found.credential),
-    scopes: HUMAN_SCOPES,
-    actorKind: "human",
-  });
+  await admit(c, callerFor(found, "ui_session", { scopes: HUMAN_SCOPES }));
 }

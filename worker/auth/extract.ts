@@ -5,12 +5,11 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { configFrom } from "../config";
-import { effectiveExpiry } from "../core/credentials";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors/api-error";
 import type { AppContext } from "../http/context";
 import { COOKIES, readCookie } from "../http/cookies";
-import { admit, lookup, principalForToken, refuse } from "./admit";
+import { admit, callerFor, lookup, principalForToken, refuse } from "./admit";
 import { verifyToken } from "./signed-tokens";
 
 const unauthorized = () => new ApiError("unauthenticated", "Unauthorized");
@@ -25,14 +24,7 @@ export function authenticateExtract(): MiddlewareHandler<AppEnv> {
         return;
       }
       c.set("surface", "004");
-      await admit(c, {
-        principal: found.principal,
-        via: "api_key",
-        credentialId: found.credential.id,
-        expiresAt: effectiveExpiry(found.credential),
-        scopes: [],
-        actorKind: "human",
-      });
+      await admit(c, callerFor(found, "api_key"));
       return next();
     }
     const session = await extractSession(c);

@@ -6,13 +6,12 @@
  * `x-admin-key` is accepted solely by POST /admin/session, and never from a query.
  */
 import type { MiddlewareHandler } from "hono";
-import { effectiveExpiry } from "../core/credentials";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors/api-error";
 import { type AppContext, audit } from "../http/context";
 import { COOKIES, readCookie } from "../http/cookies";
 import type { PrincipalBudget } from "../http/rate-limit";
-import { admit, lookup, refuse } from "./admit";
+import { admit, callerFor, lookup, refuse } from "./admit";
 
 export function authenticateGeneration(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -25,14 +24,7 @@ export function authenticateGeneration(): MiddlewareHandler<AppEnv> {
           reason: found.status,
         });
       } else {
-        await admit(c, {
-          principal: found.principal,
-          via: "api_key",
-          credentialId: found.credential.id,
-          expiresAt: effectiveExpiry(found.credential),
-          scopes: [],
-          actorKind: "human",
-        });
+        await admit(c, callerFor(found, "api_key"));
         return next();
       }
     }
@@ -60,18 +52,7 @@ export async function admitGuestSession(c: AppContext, budget: PrincipalBudget =
     });
     return;
   }
-  await admit(
-    c,
-    {
-      principal: found.principal,
-      via: "guest_session",
-      credentialId: found.credential.id,
-      expiresAt: effectiveExpiry(found.credential),
-      scopes: [],
-      actorKind: "human",
-    },
-    budget,
-  );
+  await admit(c, callerFor(found, "guest_session"), budget);
 }
 
 /** The admin session cookie; admin budgets answer 429 `admin_rate_limited`. */
@@ -101,18 +82,7 @@ export async function admitAdminSession(c: AppContext, budget: PrincipalBudget =
     );
     return;
   }
-  await admit(
-    c,
-    {
-      principal: found.principal,
-      via: "admin_session",
-      credentialId: found.credential.id,
-      expiresAt: effectiveExpiry(found.credential),
-      scopes: [],
-      actorKind: "human",
-    },
-    { code: "admin_rate_limited", ...budget },
-  );
+  await admit(c, callerFor(found, "admin_session"), { code: "admin_rate_limited", ...budget });
 }
 
 /**

@@ -16,13 +16,15 @@ const claimsSchema = z.object({
   sub: z.string().regex(/^\d+$/),
   iat: z.number(),
   exp: z.number(),
+  /** The principal's token version when this was signed; a raised version revokes it. */
+  ver: z.number().int().nonnegative(),
   /** The API key credential a 004 session cookie was created from. */
   cid: z.string().optional(),
 });
 
 export interface VerifiedToken {
   principalId: number;
-  issuedAt: Date;
+  tokenVersion: number;
   expiresAt: Date;
   credentialId?: string;
 }
@@ -33,11 +35,14 @@ function key(config: Config): Uint8Array {
 
 export async function signToken(
   config: Config,
-  input: { audience: Audience; principalId: number; ttlSeconds: number; credentialId?: string },
+  input: { audience: Audience; principalId: number; tokenVersion: number; ttlSeconds: number; credentialId?: string },
 ): Promise<{ token: string; expiresAt: Date }> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = new Date((now + input.ttlSeconds) * 1000);
-  const token = await new SignJWT(input.credentialId ? { cid: input.credentialId } : {})
+  const token = await new SignJWT({
+    ver: input.tokenVersion,
+    ...(input.credentialId ? { cid: input.credentialId } : {}),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuer(ISSUER)
     .setAudience(input.audience)
@@ -59,7 +64,7 @@ export async function verifyToken(config: Config, token: string, audience: Audie
     const claims = claimsSchema.parse(payload);
     return {
       principalId: Number(claims.sub),
-      issuedAt: new Date(claims.iat * 1000),
+      tokenVersion: claims.ver,
       expiresAt: new Date(claims.exp * 1000),
       credentialId: claims.cid,
     };

@@ -28,8 +28,6 @@ const SECRET_BYTES = 48;
 const TOUCH_INTERVAL_MS = 30_000;
 
 export interface IssueOptions {
-  /** Preset id, for callers that must reference the credential before it exists. */
-  id?: string;
   principalId: number;
   kind: CredentialKind;
   ttlSeconds?: number;
@@ -53,7 +51,7 @@ export async function issueCredential(
   now = Date.now(),
 ): Promise<IssuedCredential> {
   const secret = randomSecret(SECRET_BYTES, PREFIX[options.kind]);
-  const id = options.id ?? crypto.randomUUID();
+  const id = crypto.randomUUID();
   const expiresAt = options.ttlSeconds ? new Date(now + options.ttlSeconds * 1000) : null;
   await db.insert(credentials).values({
     id,

@@ -32,15 +32,7 @@ export async function rotateRefreshToken(db: Database, secret: string, ttlSecond
   }
   const { credential, principal } = found;
   const familyId = credential.familyId ?? credential.id;
-  if (found.status === "revoked" && credential.replacedBy) {
-    await revokeFamily(db, familyId, "reuse_detected");
-    return {
-      ok: false,
-      error: new ApiError("refresh_token_reused", "Refresh token was already used; sign in again"),
-      reason: "reuse",
-      principalId: principal.id,
-    };
-  }
+  if (found.status === "revoked" && credential.replacedBy) return reuseDetected(db, familyId, principal.id);
   if (found.status !== "valid") {
     const expired = found.status === "expired";
     return {
@@ -53,23 +45,27 @@ export async function rotateRefreshToken(db: Database, secret: string, ttlSecond
       principalId: principal.id,
     };
   }
-  const nextId = crypto.randomUUID();
-  // Of two concurrent refreshes with one token, only one retires it; the other is a reuse.
-  if (!(await markReplaced(db, credential.id, nextId))) {
-    await revokeFamily(db, familyId, "reuse_detected");
-    return {
-      ok: false,
-      error: new ApiError("refresh_token_reused", "Refresh token was already used; sign in again"),
-      reason: "reuse",
-      principalId: principal.id,
-    };
-  }
+  // The successor is written before the presented token is retired: a concurrent
+  // request can only see this token as replaced (and revoke the family) once the
+  // successor exists, so a detected reuse always ends the successor too.
   const next = await issueCredential(db, {
-    id: nextId,
     principalId: principal.id,
     kind: "refresh_token",
     ttlSeconds,
     familyId,
   });
+  // Of two concurrent refreshes with one token, only one retires it; the other is a reuse.
+  if (!(await markReplaced(db, credential.id, next.id))) return reuseDetected(db, familyId, principal.id);
   return { ok: true, principal, next };
+}
+
+/** A retired token came back: it was copied. End the whole login. */
+async function reuseDetected(db: Database, familyId: string, principalId: number): Promise<RotationOutcome> {
+  await revokeFamily(db, familyId, "reuse_detected");
+  return {
+    ok: false,
+    error: new ApiError("refresh_token_reused", "Refresh token was already used; sign in again"),
+    reason: "reuse",
+    principalId,
+  };
 }

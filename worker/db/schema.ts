@@ -32,8 +32,8 @@ export const principals = sqliteTable("principals", {
   capacityAccountId: text("capacity_account_id").references(() => capacityAccounts.id),
   quotaConcurrent: integer("quota_concurrent"),
   quotaDaily: integer("quota_daily"),
-  /** Signed tokens (JWTs, signed cookies) issued before this instant are refused. */
-  tokensRevokedAt: integer("tokens_revoked_at", { mode: "timestamp_ms" }),
+  /** Signed tokens (JWTs, signed cookies) carry this number; raising it revokes them all at once. */
+  tokenVersion: integer("token_version").notNull().default(0),
   disabledAt: integer("disabled_at", { mode: "timestamp_ms" }),
   createdAt: createdAt(),
 });

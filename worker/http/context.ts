@@ -27,16 +27,23 @@ export function actorLabel(caller: Caller | undefined): string {
 
 export async function audit(
   c: AppContext,
-  event: { action: string; success: boolean; target?: string; details?: Record<string, unknown>; caller?: Caller },
+  event: {
+    action: string;
+    success: boolean;
+    target?: string;
+    details?: Record<string, unknown>;
+    /** For refusals where the principal is known but not admitted (CSRF mismatch, refresh reuse). */
+    principalId?: number;
+  },
 ): Promise<void> {
-  const caller = event.caller ?? c.get("caller");
+  const caller = c.get("caller");
   await recordAudit(db(c), {
     action: event.action,
     success: event.success,
     target: event.target,
     details: event.details,
     actor: actorLabel(caller),
-    principalId: caller?.principal.id,
+    principalId: caller?.principal.id ?? event.principalId,
     ip: c.get("clientIp"),
     requestId: c.get("requestId"),
   });

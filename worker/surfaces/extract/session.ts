@@ -64,6 +64,7 @@ extractSessionRoutes.openapi(
     const { token, expiresAt } = await signToken(config, {
       audience: "extract",
       principalId: found.principal.id,
+      tokenVersion: found.principal.tokenVersion,
       ttlSeconds: config.EXTRACT_SESSION_TTL_S,
       credentialId: found.credential.id,
     });

@@ -11,6 +11,7 @@ import { authenticatePipeline } from "../../auth/signed-bearer";
 import { signToken } from "../../auth/signed-tokens";
 import { configFrom } from "../../config";
 import { authenticateUser, findUserByEmail } from "../../core/principals";
+import type { PrincipalRow } from "../../db/client";
 import { ApiError } from "../../errors/api-error";
 import { errorsDetail } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -28,11 +29,12 @@ const Me = z
   .object({ id: z.number().int(), email: z.string().nullable(), created_at: z.string().datetime() })
   .openapi("PipelineUser");
 
-async function issue(c: AppContext, principalId: number) {
+async function issue(c: AppContext, user: PrincipalRow) {
   const config = configFrom(c.env);
   const { token } = await signToken(config, {
     audience: "pipeline",
-    principalId,
+    principalId: user.id,
+    tokenVersion: user.tokenVersion,
     ttlSeconds: config.PIPELINE_TOKEN_TTL_S,
   });
   return { access_token: token, token_type: "bearer" as const };
@@ -74,7 +76,7 @@ pipelineAuth.openapi(
         { credential: "password", reason: "mismatch" },
       );
     }
-    return c.json(await issue(c, user.id), 200);
+    return c.json(await issue(c, user), 200);
   },
 );
 
@@ -110,7 +112,7 @@ pipelineAuth.openapi(
     const user = await findUserByEmail(db(c), email);
     if (!user) throw new ApiError("not_found", `User with email ${email} not found`);
     await audit(c, { action: "auth_exchange", success: true, target: `user:${user.id}` });
-    return c.json(await issue(c, user.id), 200);
+    return c.json(await issue(c, user), 200);
   },
 );
 

@@ -9,6 +9,7 @@ import { signToken } from "../../auth/signed-tokens";
 import { configFrom } from "../../config";
 import { authenticateUser, createUser, passwordSchema, usernameSchema } from "../../core/principals";
 import { rotateRefreshToken, startRefreshFamily } from "../../core/refresh-tokens";
+import type { PrincipalRow } from "../../db/client";
 import { ApiError } from "../../errors/api-error";
 import { errorsDetail } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -24,14 +25,19 @@ const Credentials = z.object({ username: usernameSchema, password: passwordSchem
 const Login = z.object({ username: z.string().min(1).max(320), password: z.string().min(1).max(256) });
 const Token = z.object({ access_token: z.string(), token_type: z.literal("Bearer") }).openapi("StoryToken");
 
-async function tokenResponse(c: AppContext, principalId: number, refreshSecret: string) {
+async function tokenResponse(c: AppContext, user: PrincipalRow, refreshSecret: string) {
   const config = configFrom(c.env);
   writeCookie(c, COOKIES.refreshToken, refreshSecret, {
     maxAgeSeconds: config.STORY_REFRESH_TTL_S,
     sameSite: "Lax",
     path: REFRESH_PATH,
   });
-  const { token } = await signToken(config, { audience: "story", principalId, ttlSeconds: config.STORY_ACCESS_TTL_S });
+  const { token } = await signToken(config, {
+    audience: "story",
+    principalId: user.id,
+    tokenVersion: user.tokenVersion,
+    ttlSeconds: config.STORY_ACCESS_TTL_S,
+  });
   return { access_token: token, token_type: "Bearer" as const };
 }
 
@@ -84,7 +90,7 @@ storyAuth.openapi(
       });
     }
     const refresh = await startRefreshFamily(db(c), user.id, configFrom(c.env).STORY_REFRESH_TTL_S);
-    return c.json(await tokenResponse(c, user.id, refresh.secret), 200);
+    return c.json(await tokenResponse(c, user, refresh.secret), 200);
   },
 );
 
@@ -117,6 +123,6 @@ storyAuth.openapi(
         principalId: outcome.principalId,
       });
     }
-    return c.json(await tokenResponse(c, outcome.principal.id, outcome.next.secret), 200);
+    return c.json(await tokenResponse(c, outcome.principal, outcome.next.secret), 200);
   },
 );
