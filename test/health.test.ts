@@ -13,7 +13,7 @@ describe("GET /health and GET /", () => {
         status: "healthy",
         service: "Media Edge",
         database: "connected",
-        services: { orchestrator: "ready", websocket: "ready" },
+        services: { orchestrator: "ready", websocket: "unavailable" },
       });
     }
   });

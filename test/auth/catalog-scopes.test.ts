@@ -5,7 +5,7 @@
  * the wrong kind of actor asks, 403 FORBIDDEN_SCOPE when the grant lacks it.
  */
 import { describe, expect, it } from "vitest";
-import { AGENT_SCOPES, HUMAN_SCOPES, SCOPE_ACTORS, type Scope } from "../../worker/auth/scopes";
+import { AGENT_SCOPES, HUMAN_SCOPES, SCOPE_ACTORS, type Scope } from "../../worker/contracts/scopes";
 import { makeAgent, makeUiSession, makeUser } from "../helpers/fixtures";
 import { expect003 } from "../helpers/http";
 import { callProbe, scopeProbe } from "../helpers/probe";

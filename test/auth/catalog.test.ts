@@ -5,7 +5,7 @@
  * correlation id echoed in X-Correlation-Id (and X-Request-Id).
  */
 import { describe, expect, it } from "vitest";
-import { AGENT_SCOPES, HUMAN_SCOPES } from "../../worker/auth/scopes";
+import { AGENT_SCOPES, HUMAN_SCOPES } from "../../worker/contracts/scopes";
 import {
   ago,
   credentialFor,

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../worker/auth/crypto";
-import { AGENT_SCOPES } from "../../worker/auth/scopes";
+import { AGENT_SCOPES } from "../../worker/contracts/scopes";
 import {
   ago,
   auditFor,

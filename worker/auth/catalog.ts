@@ -5,14 +5,13 @@
  * bearer requests need none, since browsers never attach them on their own.
  */
 import type { MiddlewareHandler } from "hono";
-import { sha256Hex } from "../auth/crypto";
+import { HUMAN_SCOPES } from "../contracts/scopes";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors/api-error";
 import { type AppContext, readonly } from "../http/context";
 import { COOKIES, readCookie } from "../http/cookies";
 import { admit, bearerToken, callerFor, lookup, refuse } from "./admit";
-import { secretsEqual } from "./crypto";
-import { HUMAN_SCOPES } from "./scopes";
+import { secretsEqual, sha256Hex } from "./crypto";
 
 export function authenticateCatalog(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

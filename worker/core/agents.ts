@@ -3,7 +3,7 @@
  * plus a scoped bearer token shown once at creation.
  */
 import { eq } from "drizzle-orm";
-import { AGENT_SCOPES, type Scope } from "../auth/scopes";
+import { AGENT_SCOPES, type Scope } from "../contracts/scopes";
 import type { Database } from "../db/client";
 import { capacityAccounts } from "../db/schema";
 import { ApiError } from "../errors/api-error";

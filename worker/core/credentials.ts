@@ -6,23 +6,10 @@
  * timing the index probe learns only about a hash they cannot invert.
  */
 import { and, eq, isNull } from "drizzle-orm";
-import { randomSecret, sha256Hex } from "../auth/crypto";
+import { sha256Hex } from "../auth/crypto";
+import { displayPrefix, newSecret } from "../auth/secret-format";
 import type { CredentialRow, Database, PrincipalRow } from "../db/client";
 import { type CredentialKind, credentials, principals } from "../db/schema";
-
-/** Readable prefixes let a leaked secret be recognised by scanners; sessions have none. */
-const PREFIX: Record<CredentialKind, string> = {
-  api_key: "mek_",
-  admin_key: "mea_",
-  agent_token: "agt_",
-  guest_session: "",
-  admin_session: "",
-  ui_session: "",
-  refresh_token: "",
-};
-
-/** 48 random bytes → 64 URL-safe characters, as the original gg_session was. */
-const SECRET_BYTES = 48;
 
 /** last_used_at is refreshed at most this often, so reads do not all become writes. */
 const TOUCH_INTERVAL_MS = 30_000;
@@ -50,7 +37,7 @@ export async function issueCredential(
   options: IssueOptions,
   now = Date.now(),
 ): Promise<IssuedCredential> {
-  const secret = randomSecret(SECRET_BYTES, PREFIX[options.kind]);
+  const secret = newSecret(options.kind);
   const id = crypto.randomUUID();
   const expiresAt = options.ttlSeconds ? new Date(now + options.ttlSeconds * 1000) : null;
   await db.insert(credentials).values({
@@ -58,7 +45,7 @@ export async function issueCredential(
     principalId: options.principalId,
     kind: options.kind,
     tokenHash: await sha256Hex(secret),
-    prefix: secret.slice(0, PREFIX[options.kind].length + 6),
+    prefix: displayPrefix(options.kind, secret),
     label: options.label ?? null,
     scopes: options.scopes ?? null,
     familyId: options.familyId ?? null,

@@ -4,7 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { adminRoute } from "../../auth/media-generation";
-import { AGENT_SCOPES, type Scope } from "../../auth/scopes";
+import { AGENT_SCOPES, type Scope } from "../../contracts/scopes";
 import { enrollAgent } from "../../core/agents";
 import { errors000 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
