@@ -1,6 +1,6 @@
 /**
  * RateLimiter: one object per (bucket, key) — e.g. "auth_ip:203.0.113.7" or
- * "write:user:42" — holding a token bucket in SQLite-backed storage. A Durable
+ * "write:principal:42" — holding a token bucket in SQLite-backed storage. A Durable
  * Object runs one call at a time, so take() is atomic without locks, and the
  * bucket survives eviction because it lives in storage, not memory.
  */

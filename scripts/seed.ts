@@ -49,6 +49,13 @@ function lit(value: string | null): string {
   return value === null ? "NULL" : `'${value.replaceAll("'", "''")}'`;
 }
 
+/** Who holds each seeded kind: a same-named principal of another kind never receives it. */
+const HOLDER: Record<SeededKind, "user" | "admin" | "agent"> = {
+  api_key: "user",
+  admin_key: "admin",
+  agent_token: "agent",
+};
+
 const principalId = (username: string) => `(SELECT id FROM principals WHERE username = ${lit(username)})`;
 
 async function insertCredential(
@@ -68,7 +75,7 @@ async function insertCredential(
   ].join(", ");
   return (
     "INSERT INTO credentials (id, principal_id, kind, token_hash, prefix, label, scopes)\n" +
-    `  SELECT ${values} FROM principals WHERE username = ${lit(username)}\n` +
+    `  SELECT ${values} FROM principals WHERE username = ${lit(username)} AND kind = ${lit(HOLDER[kind])}\n` +
     "  ON CONFLICT DO NOTHING;"
   );
 }
@@ -79,7 +86,7 @@ async function insertCredential(
  */
 export async function seedSql(creds: DemoCredentials, fresh: boolean, now = Date.now()): Promise<string> {
   const passwordHash = lit(await hashPassword(creds.user.password));
-  const onUserConflict = fresh ? `DO UPDATE SET password_hash = ${passwordHash}` : "DO NOTHING";
+  const onUserConflict = fresh ? `DO UPDATE SET password_hash = ${passwordHash} WHERE kind = 'user'` : "DO NOTHING";
   const statements = [
     "INSERT INTO principals (kind, username, email, password_hash)\n" +
       `  VALUES ('user', ${lit(creds.user.username)}, ${lit(creds.user.email)}, ${passwordHash})\n` +

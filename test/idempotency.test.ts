@@ -103,6 +103,17 @@ describe("Idempotency-Key", () => {
     expect(fresh.headers.get("idempotent-replayed")).toBeNull();
   });
 
+  it("a reservation abandoned by a request that died stops binding the key after five minutes", async () => {
+    const key = crypto.randomUUID();
+    await send(key, { name: "a" });
+    await env.DB.prepare("UPDATE idempotency_records SET state = 'running', created_at = 0 WHERE key = ?")
+      .bind(key)
+      .run();
+    const retried = await send(key, { name: "a" });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+  });
+
   it("rejects a malformed key", async () => {
     const response = await send("bad key with spaces", { name: "a" });
     expect(response.status).toBe(400);

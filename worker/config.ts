@@ -11,18 +11,23 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 /** "120/60" → 120 requests per 60 seconds, refilled continuously. */
 const rate = z
   .string()
-  .regex(/^\d+\/\d+$/, 'expected "<requests>/<seconds>"')
+  .regex(/^[1-9]\d*\/[1-9]\d*$/, 'expected "<requests>/<seconds>", both positive')
   .transform((value) => {
     const [requests, perSeconds] = value.split("/").map(Number);
-    return { capacity: requests ?? 1, windowSeconds: perSeconds ?? 60 };
+    return { capacity: Number(requests), windowSeconds: Number(perSeconds) };
   });
 
-const rateLimits = z.object({
-  auth_ip: rate.prefault("120/60"),
-  read: rate.prefault("1200/60"),
-  write: rate.prefault("600/60"),
-  session_check: rate.prefault("2400/60"),
-});
+const rateLimits = z
+  .object({
+    auth_ip: rate.prefault("120/60"),
+    /** Refused credentials per address: bounds the audit rows an anonymous caller can cause. */
+    auth_failure: rate.prefault("600/60"),
+    read: rate.prefault("1200/60"),
+    write: rate.prefault("600/60"),
+    session_check: rate.prefault("2400/60"),
+  })
+  // A misspelt bucket must fail loudly, not fall back to the generous local default.
+  .strict();
 
 export type RateBucket = keyof z.output<typeof rateLimits>;
 

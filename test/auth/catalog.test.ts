@@ -114,6 +114,11 @@ describe("003 retaia_session UI cookie", () => {
     const row = await credentialFor(cookie.value);
     expect(row.kind).toBe("ui_session");
     expect(JSON.stringify(row)).not.toContain(body.csrf_token);
+    // The page can read the CSRF token back after a reload (double-submit cookie); the session it cannot.
+    const csrf = cookieNamed(response, "retaia_csrf");
+    expect(csrf.value).toBe(body.csrf_token);
+    expect(csrf.attributes.httponly).toBeUndefined();
+    expect(csrf.attributes).toMatchObject({ samesite: "Strict", secure: true });
 
     const who = await actor({ cookies: { retaia_session: cookie.value } });
     expect(who.status).toBe(200);

@@ -38,6 +38,8 @@ describe("002 POST /api/register", () => {
     ["a 65-character username", { username: "u".repeat(65) }, ["body", "username"]],
     ["a 2-character username", { username: "ab" }, ["body", "username"]],
     ["a username with spaces", { username: "has space" }, ["body", "username"]],
+    // With "@" allowed, registering someone's e-mail as a username blocked their e-mail login.
+    ["a username that looks like an e-mail", { username: "victim@corp.example" }, ["body", "username"]],
     ["a missing username", { username: undefined }, ["body", "username"]],
   ])("%s is 422 with the field in the {loc, msg, type} list", async (_name, patch, loc) => {
     const response = await register({ username: uniqueName("rule"), password: "long enough", ...patch });

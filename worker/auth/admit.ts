@@ -12,7 +12,7 @@ import { credentials } from "../db/schema";
 import type { Caller, CredentialVia } from "../env";
 import type { ApiError } from "../errors/api-error";
 import { type AppContext, audit, db } from "../http/context";
-import { limitPrincipal, type PrincipalBudget } from "../http/rate-limit";
+import { enforceRateLimit, limitPrincipal, type PrincipalBudget } from "../http/rate-limit";
 import type { VerifiedToken } from "./signed-tokens";
 
 export async function admit(c: AppContext, caller: Caller, budget: PrincipalBudget = {}): Promise<void> {
@@ -41,6 +41,8 @@ export async function refuse(
   error: ApiError,
   why: { credential: string; reason: string; principalId?: number },
 ): Promise<never> {
+  // Over budget, the 429 replaces the refusal and no row is written: floods cannot fill the log.
+  await enforceRateLimit(c, "auth_failure", c.get("clientIp"));
   await audit(c, {
     action: "auth_failed",
     success: false,

@@ -96,6 +96,18 @@ export function adminRoute(action: string, budget: PrincipalBudget = {}): Middle
     await next();
     const error =
       c.error instanceof ApiError ? { code: c.error.code } : c.error ? { code: "internal_error" } : undefined;
-    await audit(c, { action, success: c.res.status < 400, target: c.req.path, details: error });
+    try {
+      await audit(c, { action, success: c.res.status < 400, target: c.req.path, details: error });
+    } catch (auditError) {
+      // The action already happened (an agent token may have been shown once): never turn it into a 500.
+      console.error(
+        JSON.stringify({
+          level: "error",
+          request_id: c.get("requestId"),
+          audit_failed: action,
+          error: String(auditError),
+        }),
+      );
+    }
   };
 }

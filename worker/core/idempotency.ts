@@ -3,9 +3,15 @@
  * first request. Reserving a key is one INSERT … ON CONFLICT DO NOTHING, so of two
  * concurrent requests exactly one runs; the other sees the reservation.
  */
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, lt, or } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { idempotencyRecords } from "../db/schema";
+
+/**
+ * A reservation still "running" after this long belongs to a request that died
+ * (isolate evicted, response never stored): it stops binding the key.
+ */
+const ABANDONED_AFTER_MS = 5 * 60_000;
 
 export interface RequestFingerprint {
   principalId: number;
@@ -28,8 +34,21 @@ export async function reserve(
   now = Date.now(),
 ): Promise<Reservation> {
   const where = and(eq(idempotencyRecords.principalId, request.principalId), eq(idempotencyRecords.key, request.key));
-  // An expired record no longer binds the key.
-  await db.delete(idempotencyRecords).where(and(where, lt(idempotencyRecords.expiresAt, new Date(now))));
+  // An expired record, or an abandoned reservation, no longer binds the key.
+  await db
+    .delete(idempotencyRecords)
+    .where(
+      and(
+        where,
+        or(
+          lt(idempotencyRecords.expiresAt, new Date(now)),
+          and(
+            eq(idempotencyRecords.state, "running"),
+            lt(idempotencyRecords.createdAt, new Date(now - ABANDONED_AFTER_MS)),
+          ),
+        ),
+      ),
+    );
   const inserted = await db
     .insert(idempotencyRecords)
     .values({ ...request, state: "running", createdAt: new Date(now), expiresAt: new Date(now + ttlSeconds * 1000) })
@@ -63,8 +82,4 @@ export async function release(db: Database, request: Pick<RequestFingerprint, "p
   await db
     .delete(idempotencyRecords)
     .where(and(eq(idempotencyRecords.principalId, request.principalId), eq(idempotencyRecords.key, request.key)));
-}
-
-export async function purgeExpired(db: Database, now = Date.now()): Promise<void> {
-  await db.delete(idempotencyRecords).where(lt(idempotencyRecords.expiresAt, new Date(now)));
 }

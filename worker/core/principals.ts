@@ -3,7 +3,7 @@
  * ids and a login handle; guests are anonymous generation sessions with a quota;
  * admins hold admin keys; agents are GPU bridges belonging to a capacity account.
  */
-import { eq, or } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { hashPassword, verifyPassword } from "../auth/password";
 import type { Database, PrincipalRow } from "../db/client";
@@ -16,7 +16,8 @@ export const usernameSchema = z
   .trim()
   .min(3, "Username must be at least 3 characters")
   .max(64, "Username must be at most 64 characters")
-  .regex(/^[A-Za-z0-9._@+-]+$/, "Username may contain letters, digits and . _ @ + - only")
+  // No "@": a username must never be mistaken for someone's e-mail at login.
+  .regex(/^[A-Za-z0-9._-]+$/, "Username may contain letters, digits and . _ - only")
   .transform((value) => value.toLowerCase());
 
 export const passwordSchema = z
@@ -46,7 +47,7 @@ export async function createUser(
 }
 
 /**
- * Checks a login by username or e-mail. Always runs the KDF, even for unknown
+ * Checks a login by e-mail (a handle with "@") or by username. Always runs the KDF, even for unknown
  * users, so response time does not reveal which accounts exist.
  */
 export async function authenticateUser(db: Database, login: string, password: string): Promise<PrincipalRow | null> {
@@ -54,7 +55,7 @@ export async function authenticateUser(db: Database, login: string, password: st
   const rows = await db
     .select()
     .from(principals)
-    .where(or(eq(principals.username, handle), eq(principals.email, handle)))
+    .where(handle.includes("@") ? eq(principals.email, handle) : eq(principals.username, handle))
     .limit(1);
   const user = rows[0];
   const ok = await verifyPassword(password, user?.passwordHash);
@@ -82,7 +83,7 @@ export async function createAgent(
     .onConflictDoNothing()
     .returning();
   const agent = inserted[0];
-  if (!agent) throw new ApiError("state_conflict", `An agent named ${input.name} already exists`);
+  if (!agent) throw new ApiError("state_conflict", `The name ${input.name} is already taken`);
   return agent;
 }
 
@@ -93,5 +94,6 @@ export async function findPrincipal(db: Database, id: number): Promise<Principal
 
 export async function findUserByEmail(db: Database, email: string): Promise<PrincipalRow | undefined> {
   const rows = await db.select().from(principals).where(eq(principals.email, email.trim().toLowerCase())).limit(1);
-  return rows[0]?.kind === "user" ? rows[0] : undefined;
+  const user = rows[0];
+  return user?.kind === "user" && !user.disabledAt ? user : undefined;
 }

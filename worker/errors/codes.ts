@@ -69,7 +69,7 @@ export const ERROR_CODES = {
   csrf_failed: {
     status: 403,
     c003: "CSRF_INVALID",
-    action: "Reload the page and retry; send the X-CSRF-Token header.",
+    action: "Send the retaia_csrf cookie's value in the X-CSRF-Token header.",
   },
   cors_origin_blocked: { status: 403, action: "Call the API from an allowed origin." },
   not_found: { status: 404, action: "Check the identifier or path." },

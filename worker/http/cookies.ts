@@ -1,8 +1,10 @@
 /**
- * Cookie names and the one way this service sets them: HttpOnly always,
- * SameSite per contract, Secure whenever the request came over https.
+ * Cookie names and the one way this service sets them: HttpOnly unless a page
+ * must read it (the CSRF cookie), SameSite per contract, and Secure whenever the
+ * request came over https or the service runs anywhere but locally.
  */
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { configFrom } from "../config";
 import type { AppContext } from "./context";
 import { isHttps } from "./context";
 
@@ -12,6 +14,8 @@ export const COOKIES = {
   refreshToken: "refresh_token",
   extractSession: "data_extract_session",
   uiSession: "retaia_session",
+  /** The UI session's CSRF token, readable by the page (double-submit) so a reload keeps it. */
+  uiCsrf: "retaia_csrf",
 } as const;
 
 type CookieName = (typeof COOKIES)[keyof typeof COOKIES];
@@ -24,11 +28,11 @@ export function writeCookie(
   c: AppContext,
   name: CookieName,
   value: string,
-  options: { maxAgeSeconds: number; sameSite: "Strict" | "Lax"; path?: string },
+  options: { maxAgeSeconds: number; sameSite: "Strict" | "Lax"; path?: string; readableByPage?: boolean },
 ): void {
   setCookie(c, name, value, {
-    httpOnly: true,
-    secure: isHttps(c),
+    httpOnly: !options.readableByPage,
+    secure: secure(c),
     sameSite: options.sameSite,
     path: options.path ?? "/",
     maxAge: options.maxAgeSeconds,
@@ -36,5 +40,9 @@ export function writeCookie(
 }
 
 export function clearCookie(c: AppContext, name: CookieName, path = "/"): void {
-  deleteCookie(c, name, { path, secure: isHttps(c), httpOnly: true });
+  deleteCookie(c, name, { path, secure: secure(c), httpOnly: true });
+}
+
+function secure(c: AppContext): boolean {
+  return isHttps(c) || configFrom(c.env).ENVIRONMENT !== "local";
 }

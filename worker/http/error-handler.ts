@@ -32,10 +32,22 @@ function toApiError(error: unknown, requestId: string, path: string): ApiError {
       level: "error",
       request_id: requestId,
       path,
-      error: error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error),
+      error: describe(error),
     }),
   );
   return new ApiError("internal_error", "Internal server error");
+}
+
+/**
+ * What the log may hold. A failed query's message carries its bound values
+ * (password hashes, response bodies): for those only the driver's cause is kept.
+ */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return "non-Error thrown";
+  if (error.name === "DrizzleQueryError") {
+    return `${error.name}: ${error.cause instanceof Error ? error.cause.message : "query failed"}`;
+  }
+  return error.stack ?? `${error.name}: ${error.message}`;
 }
 
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {

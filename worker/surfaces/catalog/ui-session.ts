@@ -2,8 +2,10 @@
  * Contract 003 human sessions for the web UI, and the caller's own identity.
  * The contract asks for an HttpOnly same-origin cookie with CSRF on mutating
  * methods but names no login route; these are additive and in the OpenAPI:
- *  - POST /api/v1/ui/session {username, password} → `retaia_session` cookie and
- *    a `csrf_token` the UI echoes in X-CSRF-Token on POST/PATCH/PUT/DELETE;
+ *  - POST /api/v1/ui/session {username, password} → HttpOnly `retaia_session`
+ *    cookie, and a `csrf_token` (in the body and in the page-readable
+ *    `retaia_csrf` cookie, so a reload keeps it) that the UI echoes in
+ *    X-CSRF-Token on POST/PATCH/PUT/DELETE;
  *  - DELETE /api/v1/ui/session (needs the CSRF token);
  *  - GET /api/v1/actor: who the bearer token or session is, and its scopes.
  */
@@ -86,6 +88,7 @@ uiSession.openapi(
       csrfHash: await sha256Hex(csrf),
     });
     writeCookie(c, COOKIES.uiSession, issued.secret, { maxAgeSeconds: ttlSeconds, sameSite: "Strict" });
+    writeCookie(c, COOKIES.uiCsrf, csrf, { maxAgeSeconds: ttlSeconds, sameSite: "Strict", readableByPage: true });
     return c.json(
       {
         csrf_token: csrf,
@@ -114,6 +117,7 @@ uiSession.openapi(
     }
     await revokeCredential(db(c), caller.credentialId, "signed_out");
     clearCookie(c, COOKIES.uiSession);
+    clearCookie(c, COOKIES.uiCsrf);
     return c.body(null, 204);
   },
 );

@@ -5,7 +5,7 @@
  * cookie. Every attempt, good or bad, is audited.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { admit, lookup, refuse } from "../../auth/admit";
+import { callerFor, lookup, refuse } from "../../auth/admit";
 import { adminRoute } from "../../auth/media-generation";
 import { configFrom } from "../../config";
 import { issueCredential, revokeCredential } from "../../core/credentials";
@@ -14,7 +14,7 @@ import { errors000 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
 import { audit, callerOf, db } from "../../http/context";
 import { COOKIES, clearCookie, writeCookie } from "../../http/cookies";
-import { limitByIp } from "../../http/rate-limit";
+import { limitByIp, limitPrincipal } from "../../http/rate-limit";
 import { router } from "../../http/router";
 
 const tags = ["Admin (000)"];
@@ -73,24 +73,15 @@ adminSession.openapi(
       });
     }
     const config = configFrom(c.env);
+    // Charge the admin's budget before writing a session nobody would receive on a 429.
+    await limitPrincipal(c, found.principal.id, { code: "admin_rate_limited" });
     const issued = await issueCredential(db(c), {
       principalId: found.principal.id,
       kind: "admin_session",
       ttlSeconds: config.ADMIN_SESSION_MAX_S,
       idleTimeoutSeconds: config.ADMIN_SESSION_IDLE_S,
     });
-    await admit(
-      c,
-      {
-        principal: found.principal,
-        via: "admin_session",
-        credentialId: issued.id,
-        expiresAt: issued.expiresAt,
-        scopes: [],
-        actorKind: "human",
-      },
-      { code: "admin_rate_limited" },
-    );
+    c.set("caller", { ...callerFor(found, "admin_session"), credentialId: issued.id, expiresAt: issued.expiresAt });
     await audit(c, { action: "admin_session_create", success: true, details: { auth: "x-admin-key" } });
     writeCookie(c, COOKIES.adminSession, issued.secret, {
       maxAgeSeconds: config.ADMIN_SESSION_MAX_S,
