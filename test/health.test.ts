@@ -1,5 +1,6 @@
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { buildApp } from "../worker/app";
 
 describe("GET /health and GET /", () => {
   it("answers one object satisfying contracts 000 and 001, with real checks", async () => {
@@ -16,5 +17,25 @@ describe("GET /health and GET /", () => {
         services: { orchestrator: "ready", websocket: "unavailable" },
       });
     }
+  });
+});
+
+describe("health when a dependency fails", () => {
+  it("answers 503 with the same shapes, naming what failed", async () => {
+    const brokenDb = {
+      prepare: () => {
+        throw new Error("D1 is down");
+      },
+    } as unknown as D1Database;
+    const degraded = { ...env, DB: brokenDb } as Env;
+    const app = buildApp();
+
+    const root = await app.request("https://edge.test/health", {}, degraded);
+    expect(root.status).toBe(503);
+    expect(await root.json()).toMatchObject({ ok: false, status: "degraded", database: "error", storage: "connected" });
+
+    const extract = await app.request("https://edge.test/api/v1/health", {}, degraded);
+    expect(extract.status).toBe(503);
+    expect(await extract.json()).toMatchObject({ status: "degraded", ready: false });
   });
 });
