@@ -3,7 +3,7 @@
  * The HTTP test spends the local auth_ip budget (wrangler.toml: 120/60) from
  * one test-only address, so no other test shares its bucket.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 
 describe("RateLimiter", () => {
@@ -18,6 +18,19 @@ describe("RateLimiter", () => {
     // 20 s later exactly one token has refilled.
     expect((await stub.take(rule, now + 20_000)).allowed).toBe(true);
     expect((await stub.take(rule, now + 20_000)).allowed).toBe(false);
+  });
+});
+
+describe("RateLimiter cleanup", () => {
+  it("its alarm drops the bucket once it would be full again, so idle keys keep no storage", async () => {
+    const stub = env.RATE_LIMITER.getByName(`unit:${crypto.randomUUID()}`);
+    const rule = { capacity: 2, windowSeconds: 60 };
+    await stub.take(rule);
+    await stub.take(rule);
+    expect((await stub.take(rule)).allowed).toBe(false);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // The bucket is gone: the next take starts from a full one.
+    expect(await stub.take(rule)).toMatchObject({ allowed: true, remaining: 1 });
   });
 });
 

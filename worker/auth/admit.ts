@@ -3,12 +3,10 @@
  * resolver: admit (set the caller, charge the principal's rate budget) or
  * refuse (write the audit row, throw the surface's error).
  */
-import { eq } from "drizzle-orm";
-import { effectiveExpiry, type LookupResult, lookupCredential } from "../core/credentials";
+import { credentialInForce, effectiveExpiry, type LookupResult, lookupCredential } from "../core/credentials";
 import { findPrincipal } from "../core/principals";
 import type { CredentialRow, PrincipalRow } from "../db/client";
 import type { CredentialKind } from "../db/schema";
-import { credentials } from "../db/schema";
 import type { Caller, CredentialVia } from "../env";
 import type { ApiError } from "../errors/api-error";
 import { type AppContext, audit, db } from "../http/context";
@@ -74,13 +72,8 @@ export async function principalForToken(
   if (principal.kind !== "user") return { ok: false, problem: "not_a_user", principalId: id };
   if (principal.disabledAt) return { ok: false, problem: "disabled", principalId: id };
   if (token.tokenVersion !== principal.tokenVersion) return { ok: false, problem: "revoked", principalId: id };
-  if (token.credentialId) {
-    const rows = await db(c).select().from(credentials).where(eq(credentials.id, token.credentialId)).limit(1);
-    const source = rows[0];
-    const expiry = source ? effectiveExpiry(source) : null;
-    if (!source || source.revokedAt || source.principalId !== id || (expiry && expiry.getTime() <= Date.now())) {
-      return { ok: false, problem: "revoked", principalId: id };
-    }
+  if (token.credentialId && !(await credentialInForce(db(c), token.credentialId, principal))) {
+    return { ok: false, problem: "revoked", principalId: id };
   }
   return { ok: true, principal };
 }

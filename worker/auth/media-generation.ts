@@ -56,7 +56,7 @@ export async function admitGuestSession(c: AppContext, budget: PrincipalBudget =
 }
 
 /** The admin session cookie; admin budgets answer 429 `admin_rate_limited`. */
-export async function admitAdminSession(c: AppContext, budget: PrincipalBudget = {}): Promise<void> {
+async function admitAdminSession(c: AppContext, budget: PrincipalBudget = {}): Promise<void> {
   const token = readCookie(c, COOKIES.adminSession);
   if (!token) {
     const hint = c.req.header("x-admin-key") ? "x-admin-key only establishes a session" : "missing";

@@ -17,7 +17,7 @@ interface BearerPolicy {
   invalidMessage: string;
 }
 
-export function authenticateBearer(policy: BearerPolicy): MiddlewareHandler<AppEnv> {
+function authenticateBearer(policy: BearerPolicy): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const challenge = { "WWW-Authenticate": "Bearer" };
     const token = bearerToken(c);

@@ -72,6 +72,25 @@ export function effectiveExpiry(credential: CredentialRow): Date | null {
   return Number.isFinite(at) ? new Date(at) : null;
 }
 
+/** The one rule for whether a credential is in force. */
+function stateOf(credential: CredentialRow, principal: PrincipalRow, now: number): "valid" | "expired" | "revoked" {
+  if (credential.revokedAt || principal.disabledAt) return "revoked";
+  const expiry = effectiveExpiry(credential);
+  return expiry && expiry.getTime() <= now ? "expired" : "valid";
+}
+
+/** Whether credential `id`, held by `principal`, is still in force (a 004 cookie names the API key it came from). */
+export async function credentialInForce(
+  db: Database,
+  id: string,
+  principal: PrincipalRow,
+  now = Date.now(),
+): Promise<boolean> {
+  const rows = await db.select().from(credentials).where(eq(credentials.id, id)).limit(1);
+  const credential = rows[0];
+  return credential?.principalId === principal.id && stateOf(credential, principal, now) === "valid";
+}
+
 /** Finds the credential behind a secret, accepting only the given kinds. */
 export async function lookupCredential(
   db: Database,
@@ -88,9 +107,8 @@ export async function lookupCredential(
   const row = rows[0];
   if (!row || !kinds.includes(row.credential.kind)) return { status: "unknown" };
   const { credential, principal } = row;
-  if (credential.revokedAt || principal.disabledAt) return { status: "revoked", credential, principal };
-  const expiry = effectiveExpiry(credential);
-  if (expiry && expiry.getTime() <= now) return { status: "expired", credential, principal };
+  const status = stateOf(credential, principal, now);
+  if (status !== "valid") return { status, credential, principal };
   if (!credential.lastUsedAt || now - credential.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
     await db
       .update(credentials)

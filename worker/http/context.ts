@@ -21,7 +21,7 @@ export function callerOf(c: AppContext): Caller {
   return caller;
 }
 
-export function actorLabel(caller: Caller | undefined): string {
+function actorLabel(caller: Caller | undefined): string {
   return caller ? `${caller.principal.kind}:${caller.principal.id}` : "anonymous";
 }
 

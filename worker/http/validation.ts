@@ -14,7 +14,7 @@ const LOCATION: Record<string, string> = {
   cookie: "cookie",
 };
 
-export function validationError(error: z.ZodError, target: string): ApiError {
+function validationError(error: z.ZodError, target: string): ApiError {
   const issues: FieldIssue[] = error.issues.map((issue) => ({
     location: [
       LOCATION[target] ?? target,
