@@ -25,6 +25,8 @@ const rateLimits = z
     read: rate.prefault("1200/60"),
     write: rate.prefault("600/60"),
     session_check: rate.prefault("2400/60"),
+    /** Every call of a GPU bridge (polls, claims, heartbeats, submits); one bridge runs many jobs. */
+    agent: rate.prefault("6000/60"),
   })
   // A misspelt bucket must fail loudly, not fall back to the generous local default.
   .strict();
@@ -68,6 +70,25 @@ const configSchema = z.object({
   UI_SESSION_TTL_S: positiveInt(12 * 3600),
   IDEMPOTENCY_TTL_S: positiveInt(24 * 3600),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  /** Job leases: granted by claim and by every heartbeat. */
+  JOB_LEASE_S: positiveInt(120),
+  /** How often bridges are told to heartbeat; must sit well inside the lease. */
+  JOB_HEARTBEAT_S: positiveInt(30),
+  /** Claims a job may use before it fails for good (dead letter). */
+  JOB_MAX_ATTEMPTS: positiveInt(3),
+  /** A failed or expired attempt waits base × 2^(attempt-1), capped, before it is claimable again. */
+  JOB_BACKOFF_BASE_MS: positiveInt(2000),
+  JOB_BACKOFF_MAX_MS: positiveInt(60_000),
+  /** The reconciler's sweep period, and how old an unboarded job must be before it repairs it. */
+  RECONCILE_INTERVAL_S: positiveInt(30),
+  RECONCILE_GRACE_S: positiveInt(30),
+  /** Bridges are told not to poll more often than this without waiting. */
+  AGENT_MIN_POLL_S: positiveInt(5),
+  AGENT_MAX_PARALLEL_JOBS: positiveInt(8),
+  /** An agent unheard of for this long is no longer counted as alive. */
+  AGENT_ALIVE_S: positiveInt(90),
+  /** Largest input an operator may upload through POST /admin/artifacts (the upload API takes more). */
+  ADMIN_ARTIFACT_MAX_BYTES: positiveInt(100 * 1024 * 1024),
 });
 
 export type Config = z.output<typeof configSchema>;

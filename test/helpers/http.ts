@@ -22,6 +22,8 @@ export interface CallOptions {
   bearer?: string;
   json?: unknown;
   form?: Record<string, string>;
+  /** A raw body, sent as is (set its content-type in headers). */
+  body?: BodyInit;
   ip?: string;
   /** Defaults to https. */
   scheme?: "https" | "http";
@@ -39,7 +41,7 @@ export function buildRequest(path: string, options: CallOptions = {}): Request {
         .join("; "),
     );
   }
-  let body: BodyInit | undefined;
+  let body: BodyInit | undefined = options.body;
   if (options.json !== undefined) {
     headers.set("content-type", "application/json");
     body = JSON.stringify(options.json);

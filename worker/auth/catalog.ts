@@ -39,12 +39,15 @@ async function admitAgentToken(c: AppContext, token: string): Promise<void> {
     return;
   }
   c.set("surface", "003");
+  const isAgent = found.principal.kind === "agent";
   await admit(
     c,
     callerFor(found, "agent_token", {
       scopes: found.credential.scopes ?? [],
-      actorKind: found.principal.kind === "agent" ? "agent" : "human",
+      actorKind: isAgent ? "agent" : "human",
     }),
+    // A bridge's polls, claims and heartbeats share one budget sized for a fleet's traffic.
+    isAgent ? { bucket: "agent" } : {},
   );
 }
 

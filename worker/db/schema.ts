@@ -121,3 +121,103 @@ export const idempotencyRecords = sqliteTable(
     index("idempotency_expiry_idx").on(table.expiresAt),
   ],
 );
+
+export const TASK_STATUSES = ["pending", "running", "done", "failed"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const JOB_STATUSES = ["pending", "claimed", "completed", "failed"] as const;
+
+/**
+ * What someone asked for: written before anything is dispatched. Its status is
+ * projected here by its TaskRoom at transitions, never on every progress tick.
+ */
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    ownerPrincipalId: integer("owner_principal_id")
+      .notNull()
+      .references(() => principals.id),
+    /** Which surface created it ("000", "003", "admin", …); surfaces render their own ids from it. */
+    surface: text("surface").notNull(),
+    status: text("status", { enum: TASK_STATUSES }).notNull().default("pending"),
+    progress: integer("progress_permille").notNull().default(0),
+    stage: text("stage"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    /** A job still unstarted past this instant fails as not_started. */
+    startDeadlineAt: integer("start_deadline_at", { mode: "timestamp_ms" }),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (table) => [index("tasks_owner_idx").on(table.ownerPrincipalId, table.createdAt)],
+);
+
+/**
+ * One unit of bridge work. The request writes it; from then on its JobBoard
+ * owns its lifecycle and projects each transition here (the durable record the
+ * reconciler and the queue consumer read).
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    taskId: text("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    jobType: text("job_type").notNull(),
+    status: text("status", { enum: JOB_STATUSES }).notNull().default("pending"),
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** Input name → artifact id. */
+    inputs: text("inputs", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull(),
+    /** When a JobBoard first held it; null means the hand-off has not happened yet. */
+    boardedAt: integer("boarded_at", { mode: "timestamp_ms" }),
+    agentId: text("agent_id"),
+    lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
+    result: text("result", { mode: "json" }).$type<Record<string, unknown>>(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (table) => [index("jobs_task_idx").on(table.taskId), index("jobs_status_idx").on(table.status, table.createdAt)],
+);
+
+/** A registered bridge process (contract 003 POST /agents/register): what it can run. */
+export const agentRegistrations = sqliteTable(
+  "agent_registrations",
+  {
+    id: text("id").primaryKey(),
+    principalId: integer("principal_id")
+      .notNull()
+      .references(() => principals.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    version: text("version").notNull(),
+    platform: text("platform").notNull(),
+    capabilities: text("capabilities", { mode: "json" }).$type<string[]>().notNull(),
+    maxParallelJobs: integer("max_parallel_jobs").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [index("agent_registrations_principal_idx").on(table.principalId, table.createdAt)],
+);
+
+/** Stored media bytes in R2 and who may read them. */
+export const artifacts = sqliteTable(
+  "artifacts",
+  {
+    id: text("id").primaryKey(),
+    ownerPrincipalId: integer("owner_principal_id")
+      .notNull()
+      .references(() => principals.id),
+    r2Key: text("r2_key").notNull().unique(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+  },
+  (table) => [index("artifacts_owner_idx").on(table.ownerPrincipalId, table.createdAt)],
+);

@@ -1,5 +1,7 @@
 /** Contract 003 — the rushes catalogue and the agent protocol, under /api/v1. */
 import { router } from "../../http/router";
+import { agents } from "./agents";
+import { jobRoutes } from "./jobs";
 import { uiSession } from "./ui-session";
 
-export const catalog = router().route("/", uiSession);
+export const catalog = router().route("/", uiSession).route("/", agents).route("/", jobRoutes);

@@ -1,0 +1,546 @@
+/**
+ * JobBoard: the pending jobs of one job type (one shard of it), their leases
+ * and their claims. A Durable Object runs one call at a time and every
+ * transition below is a synchronous SQLite transaction, so a claim has exactly
+ * one winner and a submit is applied once.
+ *
+ * Each transition writes an outbox row in the same transaction; the outbox is
+ * then projected to D1 and to the task's TaskRoom after the call returns, and
+ * retried by the alarm until it succeeds. So the request path never waits on
+ * D1 to claim, and nothing the board decided is lost if D1 or the room is
+ * briefly unreachable.
+ *
+ * Lock tokens are `<fence>.<random>`: the fence comes from a counter that only
+ * grows, the random part makes a token unguessable by other agents.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { randomSecret } from "../worker/auth/crypto";
+import { configFrom } from "../worker/config";
+import type { Job, JobOutcome, JobStatus } from "../worker/contracts/agent-protocol";
+import { JOB_TYPES } from "../worker/contracts/job-types";
+import { projectJobEvents } from "../worker/core/jobs/projection";
+import type { AgentRef, BoardJob, JobError, JobEvent } from "../worker/core/jobs/types";
+
+/** A listed job is hidden from other agents this long, so concurrent pollers rarely collide on claims. */
+const OFFER_MS = 3000;
+/** Finished jobs are kept this long so a repeated submit or fail gets its original answer. */
+const FINISHED_KEEP_MS = 24 * 3600_000;
+const FLUSH_RETRY_MS = 2000;
+const FLUSH_BATCH = 25;
+/** Agent liveness is written at most this often per agent. */
+const SEEN_WRITE_MS = 10_000;
+
+interface JobRow {
+  id: string;
+  task_id: string;
+  job: string;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  not_before: number;
+  start_deadline: number | null;
+  lock_token: string | null;
+  agent_id: string | null;
+  principal_id: number | null;
+  locked_until: number | null;
+  outcome: string | null;
+  finished_at: number | null;
+  [key: string]: SqlStorageValue;
+}
+
+export type Refusal = { ok: false; reason: "not_found" | "state_conflict" | "lock_invalid"; message: string };
+export type Claimed = { ok: true; job: Job };
+export type Lease = { ok: true; lockedUntil: number; taskId: string; job: BoardJob };
+export type Outcome = { ok: true; outcome: JobOutcome; replay: boolean };
+
+export interface BoardStats {
+  pending: number;
+  claimed: number;
+  finished: number;
+  outbox: number;
+  agentsAlive: { agentId: string; principalId: number; capacityAccountId: string | null; lastSeen: number }[];
+}
+
+export class JobBoard extends DurableObject<Env> {
+  private readonly waiters = new Set<() => void>();
+  private readonly offers = new Map<string, { agentId: string; until: number }>();
+  private readonly seenWritten = new Map<string, number>();
+  private flushing: Promise<void> | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY, task_id TEXT NOT NULL, job TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL, not_before INTEGER NOT NULL DEFAULT 0,
+        start_deadline INTEGER, lock_token TEXT, agent_id TEXT, principal_id INTEGER, locked_until INTEGER,
+        outcome TEXT, finished_at INTEGER, created_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
+      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, principal_id INTEGER NOT NULL,
+        capacity_account_id TEXT, last_seen INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `);
+  }
+
+  // ── RPC ────────────────────────────────────────────────────────────────
+
+  /** Idempotent: a job this board already holds, or has finished, is left as it is. */
+  enqueue(job: BoardJob, now = Date.now()): { added: boolean } {
+    this.expireDue(now);
+    if (this.row(job.id)) {
+      this.afterChange(now);
+      return { added: false };
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.sql(
+        `INSERT INTO jobs (id, task_id, job, status, attempts, max_attempts, start_deadline, created_at)
+         VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
+        job.id,
+        job.taskId,
+        JSON.stringify(job),
+        job.attempts,
+        job.maxAttempts,
+        job.startDeadlineAt,
+        job.createdAt,
+      );
+      this.emit({ type: "boarded", jobId: job.id, taskId: job.taskId, at: now });
+      const row = this.row(job.id);
+      if (row && job.attempts >= job.maxAttempts) {
+        this.finish(row, "failed", attemptsExhausted(row), true, now);
+      }
+    });
+    this.expireDue(now);
+    this.wakeWaiters();
+    this.afterChange(now);
+    return { added: true };
+  }
+
+  /** Claimable jobs for this agent, oldest first, skipping jobs just offered to another agent. */
+  list(agent: AgentRef, limit: number, now = Date.now()): Job[] {
+    this.seen(agent, now);
+    this.expireDue(now);
+    const rows = this.sql<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'pending' AND not_before <= ? ORDER BY created_at, id LIMIT ?`,
+      now,
+      limit + this.offers.size,
+    );
+    const listed: Job[] = [];
+    for (const row of rows) {
+      if (listed.length >= limit) break;
+      const offer = this.offers.get(row.id);
+      if (offer && offer.agentId !== agent.agentId && offer.until > now) continue;
+      this.offers.set(row.id, { agentId: agent.agentId, until: now + OFFER_MS });
+      listed.push(this.render(row));
+    }
+    return listed;
+  }
+
+  /**
+   * Long-poll support: resolves true as soon as a job may be claimable (one was
+   * enqueued or put back), false on timeout. Calls interleave across this
+   * await, so a waiting poll never blocks claims.
+   */
+  async waitForWork(agent: AgentRef, timeoutMs: number, now = Date.now()): Promise<boolean> {
+    this.seen(agent, now);
+    if (this.claimableCount(now) > 0) return true;
+    const nextBackoffEnd = this.sql<{ at: number | null }>(
+      `SELECT min(not_before) AS at FROM jobs WHERE status = 'pending' AND not_before > ?`,
+      now,
+    )[0]?.at;
+    const wait = Math.max(0, Math.min(timeoutMs, nextBackoffEnd ? nextBackoffEnd - now : timeoutMs));
+    return new Promise<boolean>((resolve) => {
+      const done = (found: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve(found);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(nextBackoffEnd !== null && nextBackoffEnd !== undefined), wait);
+      this.waiters.add(wake);
+    });
+  }
+
+  claim(jobId: string, agent: AgentRef, now = Date.now()): Claimed | Refusal {
+    this.seen(agent, now);
+    this.expireDue(now);
+    const row = this.row(jobId);
+    if (!row) return refusal("not_found", "No such job");
+    if (row.status !== "pending") return refusal("state_conflict", `Job is ${row.status}, not claimable`);
+    if (row.not_before > now) {
+      return refusal("state_conflict", `Job is backing off until ${new Date(row.not_before).toISOString()}`);
+    }
+    const { JOB_LEASE_S } = configFrom(this.env);
+    const token = `${this.nextFence()}.${randomSecret(18)}`;
+    const lockedUntil = now + JOB_LEASE_S * 1000;
+    const attempt = row.attempts + 1;
+    this.ctx.storage.transactionSync(() => {
+      this.sql(
+        `UPDATE jobs SET status = 'claimed', attempts = ?, lock_token = ?, agent_id = ?, principal_id = ?,
+           locked_until = ?, outcome = NULL WHERE id = ?`,
+        attempt,
+        token,
+        agent.agentId,
+        agent.principalId,
+        lockedUntil,
+        jobId,
+      );
+      this.emit({
+        type: "claimed",
+        jobId,
+        taskId: row.task_id,
+        at: now,
+        attempt,
+        agentId: agent.agentId,
+        lockedUntil,
+      });
+    });
+    this.offers.delete(jobId);
+    this.afterChange(now);
+    const claimed = this.row(jobId);
+    if (!claimed) return refusal("not_found", "No such job");
+    return { ok: true, job: this.render(claimed) };
+  }
+
+  /** Extends the lease of the current holder; progress itself goes to the TaskRoom. */
+  heartbeat(jobId: string, token: string, now = Date.now()): Lease | Refusal {
+    this.expireDue(now);
+    const held = this.holding(jobId, token);
+    if (!held.ok) return held;
+    const lockedUntil = now + configFrom(this.env).JOB_LEASE_S * 1000;
+    this.sql(`UPDATE jobs SET locked_until = ? WHERE id = ?`, lockedUntil, jobId);
+    if (held.row.agent_id) this.touchAgent(held.row.agent_id, held.row.principal_id ?? 0, now);
+    return { ok: true, lockedUntil, taskId: held.row.task_id, job: parseJob(held.row) };
+  }
+
+  /** The current lease, without extending it (input downloads check this). */
+  lease(jobId: string, token: string, now = Date.now()): Lease | Refusal {
+    this.expireDue(now);
+    const held = this.holding(jobId, token);
+    if (!held.ok) return held;
+    return { ok: true, lockedUntil: held.row.locked_until ?? now, taskId: held.row.task_id, job: parseJob(held.row) };
+  }
+
+  /** Applied once: the same token again returns the stored outcome; any other token is refused. */
+  submit(jobId: string, token: string, result: Record<string, unknown>, now = Date.now()): Outcome | Refusal {
+    this.expireDue(now);
+    const replay = this.replay(jobId, token);
+    if (replay) return replay;
+    const held = this.holding(jobId, token);
+    if (!held.ok) return held;
+    const outcome = this.ctx.storage.transactionSync(() =>
+      this.finish(held.row, "completed", null, false, now, result),
+    );
+    this.afterChange(now);
+    return { ok: true, outcome, replay: false };
+  }
+
+  /** A retryable failure puts the job back with backoff while attempts remain; otherwise it fails. */
+  fail(jobId: string, token: string, error: JobError & { retryable: boolean }, now = Date.now()): Outcome | Refusal {
+    this.expireDue(now);
+    const replay = this.replay(jobId, token);
+    if (replay) return replay;
+    const held = this.holding(jobId, token);
+    if (!held.ok) return held;
+    const { row } = held;
+    const outcome = this.ctx.storage.transactionSync(() =>
+      error.retryable && row.attempts < row.max_attempts
+        ? this.requeue(row, error, now)
+        : this.finish(row, "failed", error.retryable ? attemptsExhausted(row, error) : error, error.retryable, now),
+    );
+    this.wakeWaiters();
+    this.afterChange(now);
+    return { ok: true, outcome, replay: false };
+  }
+
+  has(jobId: string): boolean {
+    return this.row(jobId) !== undefined;
+  }
+
+  stats(now = Date.now()): BoardStats {
+    const count = (status: string) =>
+      this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = ?`, status)[0]?.n ?? 0;
+    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
+    return {
+      pending: count("pending"),
+      claimed: count("claimed"),
+      finished: count("completed") + count("failed"),
+      outbox: this.sql<{ n: number }>(`SELECT count(*) AS n FROM outbox`)[0]?.n ?? 0,
+      agentsAlive: this.sql<{
+        agent_id: string;
+        principal_id: number;
+        capacity_account_id: string | null;
+        last_seen: number;
+      }>(`SELECT * FROM agents WHERE last_seen >= ? ORDER BY last_seen DESC`, aliveSince).map((agent) => ({
+        agentId: agent.agent_id,
+        principalId: agent.principal_id,
+        capacityAccountId: agent.capacity_account_id,
+        lastSeen: agent.last_seen,
+      })),
+    };
+  }
+
+  /** Projects every pending outbox event; resolves when the outbox is empty or a projection failed. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drainOutbox().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.expireDue(now);
+    this.sql(`DELETE FROM jobs WHERE status IN ('completed', 'failed') AND finished_at < ?`, now - FINISHED_KEEP_MS);
+    await this.flush();
+    this.afterChange(Date.now());
+  }
+
+  // ── transitions ────────────────────────────────────────────────────────
+
+  /** Leases that ran out go back to pending (or fail after the last attempt); unstarted jobs past their deadline fail. */
+  private expireDue(now: number): void {
+    const expired = this.sql<JobRow>(`SELECT * FROM jobs WHERE status = 'claimed' AND locked_until <= ?`, now);
+    const late = this.sql<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'pending' AND attempts = 0 AND start_deadline <= ?`,
+      now,
+    );
+    if (expired.length === 0 && late.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const row of expired) {
+        const error = {
+          code: "lease_expired",
+          message: `No heartbeat from the holder within the lease (attempt ${row.attempts} of ${row.max_attempts})`,
+        };
+        if (row.attempts < row.max_attempts) this.requeue(row, error, now);
+        else this.finish(row, "failed", attemptsExhausted(row, error), true, now);
+      }
+      for (const row of late) {
+        this.finish(
+          row,
+          "failed",
+          { code: "not_started", message: "No capable agent started this job before its start deadline" },
+          false,
+          now,
+        );
+      }
+    });
+    this.wakeWaiters();
+    this.afterChange(now);
+  }
+
+  private requeue(row: JobRow, error: JobError, now: number): JobOutcome {
+    const { JOB_BACKOFF_BASE_MS, JOB_BACKOFF_MAX_MS } = configFrom(this.env);
+    const retryAt = now + Math.min(JOB_BACKOFF_MAX_MS, JOB_BACKOFF_BASE_MS * 2 ** Math.max(0, row.attempts - 1));
+    const outcome: JobOutcome = {
+      job_id: row.id,
+      task_id: row.task_id,
+      status: "pending",
+      attempt: row.attempts,
+      retry_at: new Date(retryAt).toISOString(),
+      error_code: error.code,
+    };
+    this.sql(
+      `UPDATE jobs SET status = 'pending', not_before = ?, locked_until = NULL, agent_id = NULL, outcome = ?
+       WHERE id = ?`,
+      retryAt,
+      JSON.stringify(outcome),
+      row.id,
+    );
+    this.emit({ type: "requeued", jobId: row.id, taskId: row.task_id, at: now, attempt: row.attempts, retryAt, error });
+    return outcome;
+  }
+
+  private finish(
+    row: JobRow,
+    status: "completed" | "failed",
+    error: JobError | null,
+    deadLetter: boolean,
+    now: number,
+    result: Record<string, unknown> = {},
+  ): JobOutcome {
+    const outcome: JobOutcome = {
+      job_id: row.id,
+      task_id: row.task_id,
+      status,
+      attempt: row.attempts,
+      retry_at: null,
+      error_code: error?.code ?? null,
+    };
+    this.sql(
+      `UPDATE jobs SET status = ?, locked_until = NULL, outcome = ?, finished_at = ? WHERE id = ?`,
+      status,
+      JSON.stringify(outcome),
+      now,
+      row.id,
+    );
+    const base = { jobId: row.id, taskId: row.task_id, at: now, attempt: row.attempts };
+    this.emit(
+      status === "completed"
+        ? { type: "completed", ...base, result }
+        : { type: "failed", ...base, error: error ?? { code: "failed", message: "Job failed" }, deadLetter },
+    );
+    return outcome;
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────
+
+  private holding(jobId: string, token: string): { ok: true; row: JobRow } | Refusal {
+    const row = this.row(jobId);
+    if (!row) return refusal("not_found", "No such job");
+    if (row.status === "completed" || row.status === "failed") {
+      return refusal("state_conflict", `Job is already ${row.status}`);
+    }
+    if (row.status !== "claimed" || !row.lock_token || !sameToken(row.lock_token, token)) {
+      return refusal(
+        "lock_invalid",
+        "This lock token does not hold the job: the lease expired or another agent holds it",
+      );
+    }
+    return { ok: true, row };
+  }
+
+  /** The stored answer for a repeated submit or fail by the token that made it. */
+  private replay(jobId: string, token: string): Outcome | undefined {
+    const row = this.row(jobId);
+    if (!row || row.status === "claimed" || !row.outcome || !row.lock_token) return undefined;
+    if (!sameToken(row.lock_token, token)) return undefined;
+    return { ok: true, outcome: JSON.parse(row.outcome) as JobOutcome, replay: true };
+  }
+
+  private render(row: JobRow, now = Date.now()): Job {
+    const job = parseJob(row);
+    const claimed = row.status === "claimed";
+    return {
+      job_id: job.id,
+      job_type: job.jobType,
+      asset_uuid: null,
+      lock_token: claimed ? row.lock_token : null,
+      locked_until: claimed && row.locked_until ? new Date(row.locked_until).toISOString() : null,
+      paths: {},
+      derived_target_dir: null,
+      task_id: job.taskId,
+      status: row.status,
+      required_capabilities: [...JOB_TYPES[job.jobType].capabilities],
+      params: job.params,
+      inputs: job.inputs.map((input) => ({
+        name: input.name,
+        url: `/api/v1/jobs/${job.id}/inputs/${input.name}`,
+        content_type: input.contentType,
+        size_bytes: input.sizeBytes,
+      })),
+      attempt: row.attempts,
+      max_attempts: row.max_attempts,
+      created_at: new Date(job.createdAt || now).toISOString(),
+    };
+  }
+
+  private emit(event: JobEvent): void {
+    this.sql(`INSERT INTO outbox (event) VALUES (?)`, JSON.stringify(event));
+  }
+
+  private async drainOutbox(): Promise<void> {
+    for (;;) {
+      const rows = this.sql<{ seq: number; event: string }>(
+        `SELECT seq, event FROM outbox ORDER BY seq LIMIT ?`,
+        FLUSH_BATCH,
+      );
+      if (rows.length === 0) return;
+      try {
+        await projectJobEvents(
+          this.env,
+          rows.map((row) => JSON.parse(row.event) as JobEvent),
+        );
+      } catch (error) {
+        // The alarm retries; the events stay in the outbox until projected.
+        console.error(JSON.stringify({ level: "warn", board_projection_failed: String(error) }));
+        return;
+      }
+      const last = rows[rows.length - 1]?.seq ?? 0;
+      this.sql(`DELETE FROM outbox WHERE seq <= ?`, last);
+    }
+  }
+
+  /** Arms the alarm for the next thing that will need doing, and starts projecting new events. */
+  private afterChange(now: number): void {
+    const next = this.sql<{ at: number | null }>(
+      `SELECT min(at) AS at FROM (
+         SELECT min(locked_until) AS at FROM jobs WHERE status = 'claimed'
+         UNION ALL SELECT min(start_deadline) FROM jobs WHERE status = 'pending' AND attempts = 0
+         UNION ALL SELECT min(finished_at) + ? FROM jobs WHERE status IN ('completed', 'failed')
+         UNION ALL SELECT ? FROM outbox LIMIT 1)`,
+      FINISHED_KEEP_MS,
+      now + FLUSH_RETRY_MS,
+    )[0]?.at;
+    if (next !== null && next !== undefined) void this.ctx.storage.setAlarm(Math.max(next, now + 1));
+    if (this.sql(`SELECT 1 FROM outbox LIMIT 1`).length > 0) void this.flush();
+  }
+
+  private claimableCount(now: number): number {
+    return (
+      this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'pending' AND not_before <= ?`, now)[0]
+        ?.n ?? 0
+    );
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private nextFence(): number {
+    const row = this.sql<{ value: number }>(
+      `INSERT INTO counters (name, value) VALUES ('fence', 1)
+       ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
+    )[0];
+    return row?.value ?? 1;
+  }
+
+  private seen(agent: AgentRef, now: number): void {
+    this.touchAgent(agent.agentId, agent.principalId, now, agent.capacityAccountId);
+  }
+
+  private touchAgent(agentId: string, principalId: number, now: number, account: string | null = null): void {
+    if (now - (this.seenWritten.get(agentId) ?? 0) < SEEN_WRITE_MS) return;
+    this.seenWritten.set(agentId, now);
+    this.sql(
+      `INSERT INTO agents (agent_id, principal_id, capacity_account_id, last_seen) VALUES (?, ?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET last_seen = excluded.last_seen,
+         capacity_account_id = coalesce(excluded.capacity_account_id, agents.capacity_account_id)`,
+      agentId,
+      principalId,
+      account,
+      now,
+    );
+  }
+
+  private row(jobId: string): JobRow | undefined {
+    return this.sql<JobRow>(`SELECT * FROM jobs WHERE id = ?`, jobId)[0];
+  }
+
+  private sql<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
+    return this.ctx.storage.sql.exec<T>(query, ...bindings).toArray();
+  }
+}
+
+function parseJob(row: JobRow): BoardJob {
+  return JSON.parse(row.job) as BoardJob;
+}
+
+function refusal(reason: Refusal["reason"], message: string): Refusal {
+  return { ok: false, reason, message };
+}
+
+function attemptsExhausted(row: JobRow, last?: JobError): JobError {
+  return {
+    code: "attempts_exhausted",
+    message: `Gave up after ${row.attempts} of ${row.max_attempts} attempts${last ? `; last: ${last.message}` : ""}`,
+  };
+}
+
+/** Constant-time comparison of two lock tokens. */
+function sameToken(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

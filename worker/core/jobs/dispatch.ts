@@ -1,0 +1,237 @@
+/**
+ * Creating work: the task and its jobs are written to D1 first, then each job
+ * is handed to its JobBoard directly (the fast path) and announced on the
+ * `jobs` queue (the durable backstop). Enqueue is idempotent, so whichever
+ * path arrives second is a no-op; if both fail, the reconciler finds the job
+ * unboarded in D1 and hands it over. Nothing written is ever lost.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
+import { RECONCILER_NAME } from "../../../durable-objects/reconciler";
+import { configFrom } from "../../config";
+import { isJobType, JOB_TYPES, type JobType } from "../../contracts/job-types";
+import { type Database, database } from "../../db/client";
+import { artifacts, jobs, tasks } from "../../db/schema";
+import { ApiError } from "../../errors/api-error";
+import { boardFor } from "./boards";
+import type { BoardInput, BoardJob } from "./types";
+
+export interface NewJob {
+  jobType: string;
+  params: Record<string, unknown>;
+  /** Input name → artifact id; the artifacts must belong to the task's owner. */
+  inputs: Record<string, string>;
+}
+
+export interface NewTask {
+  ownerPrincipalId: number;
+  surface: string;
+  jobs: NewJob[];
+  /** Jobs still unstarted past this instant fail as not_started. */
+  startDeadlineAt?: Date | null;
+}
+
+/** The two ways a job reaches its board; tests replace them to inject failures. */
+export interface HandOff {
+  toBoard(env: Env, job: BoardJob): Promise<unknown>;
+  toQueue(env: Env, jobIds: string[]): Promise<unknown>;
+}
+
+export const handOff: HandOff = {
+  toBoard: (env, job) => boardFor(env, job.jobType, job.id).enqueue(job),
+  toQueue: (env, jobIds) => env.JOBS.sendBatch(jobIds.map((jobId) => ({ body: { job_id: jobId } }))),
+};
+
+export const jobMessageSchema = z.object({ job_id: z.string().uuid() });
+
+export async function dispatchTask(
+  env: Env,
+  input: NewTask,
+  via: HandOff = handOff,
+): Promise<{ taskId: string; jobIds: string[] }> {
+  const db = database(env.DB);
+  const { JOB_MAX_ATTEMPTS } = configFrom(env);
+  const now = Date.now();
+  const taskId = crypto.randomUUID();
+  const planned = await Promise.all(
+    input.jobs.map(async (job) => {
+      const jobType = checkedJobType(job);
+      return {
+        id: crypto.randomUUID(),
+        jobType,
+        params: parseParams(jobType, job.params),
+        inputs: await resolveInputs(db, jobType, job.inputs, input.ownerPrincipalId),
+        inputIds: job.inputs,
+      };
+    }),
+  );
+  if (planned.length === 0) throw new ApiError("validation_failed", "A task needs at least one job");
+
+  await db.batch([
+    db.insert(tasks).values({
+      id: taskId,
+      ownerPrincipalId: input.ownerPrincipalId,
+      surface: input.surface,
+      startDeadlineAt: input.startDeadlineAt ?? null,
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    }),
+    ...planned.map((job) =>
+      db.insert(jobs).values({
+        id: job.id,
+        taskId,
+        jobType: job.jobType,
+        params: job.params,
+        inputs: job.inputIds,
+        maxAttempts: JOB_MAX_ATTEMPTS,
+        createdAt: new Date(now),
+        updatedAt: new Date(now),
+      }),
+    ),
+  ]);
+
+  const boardJobs: BoardJob[] = planned.map((job) => ({
+    id: job.id,
+    taskId,
+    jobType: job.jobType,
+    params: job.params,
+    inputs: job.inputs,
+    attempts: 0,
+    maxAttempts: JOB_MAX_ATTEMPTS,
+    startDeadlineAt: input.startDeadlineAt?.getTime() ?? null,
+    createdAt: now,
+  }));
+  await Promise.all([
+    ...boardJobs.map((job) => tryHandOff("board", () => via.toBoard(env, job), job.id)),
+    tryHandOff(
+      "queue",
+      () =>
+        via.toQueue(
+          env,
+          boardJobs.map((job) => job.id),
+        ),
+      taskId,
+    ),
+    armReconciler(env),
+  ]);
+  return { taskId, jobIds: boardJobs.map((job) => job.id) };
+}
+
+let reconcilerArmed = false;
+
+/** Once per isolate: make sure the reconciler's alarm is running (it re-arms itself from then on). */
+async function armReconciler(env: Env): Promise<void> {
+  if (reconcilerArmed) return;
+  await tryHandOff("reconciler", () => env.RECONCILER.getByName(RECONCILER_NAME).ensureScheduled(), "arm");
+  reconcilerArmed = true;
+}
+
+/** Rebuilds what a board needs from the D1 record (queue consumer, reconciler). */
+export async function loadBoardJobs(db: Database, jobIds: string[]): Promise<BoardJob[]> {
+  if (jobIds.length === 0) return [];
+  const rows = await db
+    .select({ job: jobs, task: { ownerPrincipalId: tasks.ownerPrincipalId, startDeadlineAt: tasks.startDeadlineAt } })
+    .from(jobs)
+    .innerJoin(tasks, eq(tasks.id, jobs.taskId))
+    .where(inArray(jobs.id, jobIds));
+  const loaded: BoardJob[] = [];
+  for (const { job, task } of rows) {
+    if (!isJobType(job.jobType)) continue;
+    loaded.push({
+      id: job.id,
+      taskId: job.taskId,
+      jobType: job.jobType,
+      params: job.params,
+      inputs: await resolveInputs(db, job.jobType, job.inputs, task.ownerPrincipalId),
+      attempts: job.attempts,
+      maxAttempts: job.maxAttempts,
+      startDeadlineAt: task.startDeadlineAt?.getTime() ?? null,
+      createdAt: job.createdAt.getTime(),
+    });
+  }
+  return loaded;
+}
+
+/** A failed hand-off is logged, not thrown: the other path, or the reconciler, delivers the job. */
+async function tryHandOff(
+  path: "board" | "queue" | "reconciler",
+  send: () => Promise<unknown>,
+  id: string,
+): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    console.error(JSON.stringify({ level: "warn", handoff_failed: path, id, error: String(error) }));
+  }
+}
+
+function checkedJobType(job: NewJob): JobType {
+  if (!isJobType(job.jobType)) {
+    throw new ApiError("validation_failed", `Unknown job type ${job.jobType}`, {
+      issues: [
+        {
+          location: ["body", "job_type"],
+          message: `expected one of ${Object.keys(JOB_TYPES).join(", ")}`,
+          type: "enum",
+        },
+      ],
+    });
+  }
+  return job.jobType;
+}
+
+function parseParams(jobType: JobType, params: Record<string, unknown>): Record<string, unknown> {
+  const parsed = JOB_TYPES[jobType].params.safeParse(params);
+  if (!parsed.success) {
+    throw new ApiError("validation_failed", `Invalid params for ${jobType}`, {
+      issues: parsed.error.issues.map((issue) => ({
+        location: ["body", "params", ...issue.path.map(String)],
+        message: issue.message,
+        type: issue.code,
+      })),
+    });
+  }
+  return parsed.data;
+}
+
+async function resolveInputs(
+  db: Database,
+  jobType: JobType,
+  inputs: Record<string, string>,
+  ownerPrincipalId: number,
+): Promise<BoardInput[]> {
+  const expected: readonly string[] = JOB_TYPES[jobType].inputs;
+  const given = Object.keys(inputs);
+  const wrong = [
+    ...expected.filter((name) => !given.includes(name)),
+    ...given.filter((name) => !expected.includes(name)),
+  ];
+  if (wrong.length > 0) {
+    throw new ApiError("validation_failed", `${jobType} takes inputs ${expected.join(", ") || "(none)"}`, {
+      issues: wrong.map((name) => ({
+        location: ["body", "inputs", name],
+        message: "missing or unexpected input",
+        type: "custom",
+      })),
+    });
+  }
+  const ids = Object.values(inputs);
+  const rows = ids.length
+    ? await db
+        .select()
+        .from(artifacts)
+        .where(and(inArray(artifacts.id, ids), eq(artifacts.ownerPrincipalId, ownerPrincipalId)))
+    : [];
+  return Object.entries(inputs).map(([name, artifactId]) => {
+    const artifact = rows.find((row) => row.id === artifactId);
+    // Someone else's artifact is reported exactly like a missing one.
+    if (!artifact) throw new ApiError("not_found", `No artifact ${artifactId} for input ${name}`);
+    return {
+      name,
+      artifactId,
+      r2Key: artifact.r2Key,
+      contentType: artifact.contentType,
+      sizeBytes: artifact.sizeBytes,
+    };
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * The reconciler's sweep: jobs written to D1 but never boarded (both hand-offs
+ * failed), and claimed jobs whose lease ended long ago in D1's view (their
+ * board is asked again; enqueue is a no-op for a job it holds, and expires the
+ * lease if due, or re-boards a job the board lost).
+ */
+import { and, asc, eq, isNull, lt } from "drizzle-orm";
+import { configFrom } from "../../config";
+import { database } from "../../db/client";
+import { jobs } from "../../db/schema";
+import { type HandOff, handOff, loadBoardJobs } from "./dispatch";
+
+const SWEEP_LIMIT = 100;
+
+export interface SweepReport {
+  reboarded: string[];
+  failed: string[];
+}
+
+export async function sweep(env: Env, now = Date.now(), via: Pick<HandOff, "toBoard"> = handOff): Promise<SweepReport> {
+  const db = database(env.DB);
+  const graceMs = configFrom(env).RECONCILE_GRACE_S * 1000;
+  const cutoff = new Date(now - graceMs);
+  const [unboarded, stale] = await Promise.all([
+    db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.status, "pending"), isNull(jobs.boardedAt), lt(jobs.createdAt, cutoff)))
+      .orderBy(asc(jobs.createdAt))
+      .limit(SWEEP_LIMIT),
+    db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.status, "claimed"), lt(jobs.lockedUntil, cutoff)))
+      .orderBy(asc(jobs.lockedUntil))
+      .limit(SWEEP_LIMIT),
+  ]);
+  const report: SweepReport = { reboarded: [], failed: [] };
+  const boardJobs = await loadBoardJobs(
+    db,
+    [...unboarded, ...stale].map((row) => row.id),
+  );
+  await Promise.all(
+    boardJobs.map(async (job) => {
+      try {
+        await via.toBoard(env, job);
+        report.reboarded.push(job.id);
+      } catch (error) {
+        report.failed.push(job.id);
+        console.error(JSON.stringify({ level: "warn", reconcile_failed: job.id, error: String(error) }));
+      }
+    }),
+  );
+  return report;
+}

@@ -1,0 +1,23 @@
+/** Reading tasks back: the D1 record with its jobs, for their owner only. */
+import { and, asc, eq } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { jobs, tasks } from "../../db/schema";
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+
+/** Someone else's task is reported exactly like a missing one. */
+export async function findTask(
+  db: Database,
+  taskId: string,
+  ownerPrincipalId: number,
+): Promise<{ task: TaskRow; jobs: JobRow[] } | undefined> {
+  const [task] = await db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.ownerPrincipalId, ownerPrincipalId)))
+    .limit(1);
+  if (!task) return undefined;
+  const rows = await db.select().from(jobs).where(eq(jobs.taskId, taskId)).orderBy(asc(jobs.createdAt));
+  return { task, jobs: rows };
+}
