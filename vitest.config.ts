@@ -18,12 +18,17 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             JWT_SECRET: "test-jwt-secret-at-least-32-characters-long",
             EXCHANGE_SECRET: "test-exchange-secret-at-least-32-characters",
+            // Retries become claimable at once, so retry tests wait on events, not on backoff.
+            JOB_BACKOFF_BASE_MS: "1",
+            JOB_BACKOFF_MAX_MS: "5",
           },
         },
       }),
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      // End-to-end tests drive real processes from Node: vitest.node.config.ts runs them.
+      exclude: ["test/e2e/**"],
       setupFiles: ["./test/setup.ts"],
     },
   };
