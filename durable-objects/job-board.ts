@@ -104,7 +104,6 @@ export class JobBoard extends DurableObject<Env> {
         job.startDeadlineAt,
         job.createdAt,
       );
-      this.emit({ type: "boarded", jobId: job.id, taskId: job.taskId, at: now });
       const row = this.row(job.id);
       if (row && job.attempts >= job.maxAttempts) {
         this.finish(row, "failed", attemptsExhausted(row), true, now);
@@ -347,7 +346,15 @@ export class JobBoard extends DurableObject<Env> {
       JSON.stringify(outcome),
       row.id,
     );
-    this.emit({ type: "requeued", jobId: row.id, taskId: row.task_id, at: now, attempt: row.attempts, retryAt, error });
+    this.emit({
+      type: "requeued",
+      jobId: row.id,
+      taskId: row.task_id,
+      at: now,
+      attempt: row.attempts,
+      retryAt,
+      error,
+    });
     return outcome;
   }
 
@@ -374,7 +381,12 @@ export class JobBoard extends DurableObject<Env> {
       now,
       row.id,
     );
-    const base = { jobId: row.id, taskId: row.task_id, at: now, attempt: row.attempts };
+    const base = {
+      jobId: row.id,
+      taskId: row.task_id,
+      at: now,
+      attempt: row.attempts,
+    };
     this.emit(
       status === "completed"
         ? { type: "completed", ...base, result }

@@ -68,12 +68,30 @@ export class TaskRoom extends DurableObject<Env> {
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
 
+  /** At dispatch: the task's jobs, and its first event. Idempotent. */
+  open(taskId: string, jobIds: readonly string[]): TaskState {
+    if (!this.meta("task_id")) {
+      this.ctx.storage.transactionSync(() => {
+        for (const id of jobIds) {
+          this.sql(
+            `INSERT OR IGNORE INTO jobs (id, status, progress, updated_at) VALUES (?, 'pending', 0, ?)`,
+            id,
+            Date.now(),
+          );
+        }
+        this.setMeta("task_id", taskId);
+        this.setMeta("projected", "pending|queued");
+      });
+      this.broadcast([this.append(taskId, "status", null, null, "Queued", null)]);
+    }
+    return this.state(taskId);
+  }
+
   /** Job transitions from the board's outbox; a replayed or late event for a finished job is ignored. */
   async applyJobEvents(taskId: string, events: readonly JobEvent[]): Promise<TaskState> {
     await this.load(taskId);
     const appended: TaskEvent[] = [];
     for (const event of events) {
-      if (event.type === "boarded") continue;
       const job = this.job(event.jobId);
       if (job && FINISHED_JOB.includes(job.status)) continue;
       const next = transition(event);
@@ -158,7 +176,7 @@ export class TaskRoom extends DurableObject<Env> {
 
   // ── internals ──────────────────────────────────────────────────────────
 
-  /** First contact: learn the task's jobs from D1, once. */
+  /** A room not opened at dispatch (its opening failed): learn the task's jobs from D1, once. */
   private async load(taskId: string): Promise<void> {
     if (this.meta("task_id")) return;
     await this.ctx.blockConcurrencyWhile(async () => {
@@ -229,8 +247,8 @@ export class TaskRoom extends DurableObject<Env> {
   private append(
     taskId: string,
     kind: TaskEvent["kind"],
-    jobId: string,
-    jobStatus: JobStatus,
+    jobId: string | null,
+    jobStatus: JobStatus | null,
     message: string | null,
     error: JobError | null,
   ): TaskEvent {
@@ -304,7 +322,7 @@ export class TaskRoom extends DurableObject<Env> {
   }
 }
 
-function transition(event: Exclude<JobEvent, { type: "boarded" }>): {
+function transition(event: JobEvent): {
   status: JobStatus;
   progress: number;
   stage: string | null;

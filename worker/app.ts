@@ -14,6 +14,7 @@ import { catalog } from "./surfaces/catalog";
 import { extract } from "./surfaces/extract";
 import { mediaGeneration } from "./surfaces/media-generation";
 import { pipeline } from "./surfaces/pipeline";
+import { benchFloor } from "./surfaces/platform/bench-floor";
 import { mountDocs } from "./surfaces/platform/docs";
 import { health } from "./surfaces/platform/health";
 import { story } from "./surfaces/story";
@@ -29,6 +30,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/", story);
   app.route("/", catalog);
   app.route("/", extract);
+  app.route("/", benchFloor);
   mountDocs(app);
   app.notFound(handleNotFound);
   app.onError(handleError);

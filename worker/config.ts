@@ -87,6 +87,8 @@ const configSchema = z.object({
   AGENT_MAX_PARALLEL_JOBS: positiveInt(8),
   /** An agent unheard of for this long is no longer counted as alive. */
   AGENT_ALIVE_S: positiveInt(90),
+  /** "on" only under `npm run bench`: serves the floor route the claim benchmark compares against. */
+  BENCH_ROUTES: z.enum(["on", "off"]).default("off"),
   /** Largest input an operator may upload through POST /admin/artifacts (the upload API takes more). */
   ADMIN_ARTIFACT_MAX_BYTES: positiveInt(100 * 1024 * 1024),
 });

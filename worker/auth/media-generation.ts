@@ -96,18 +96,20 @@ export function adminRoute(action: string, budget: PrincipalBudget = {}): Middle
     await next();
     const error =
       c.error instanceof ApiError ? { code: c.error.code } : c.error ? { code: "internal_error" } : undefined;
-    try {
-      await audit(c, { action, success: c.res.status < 400, target: c.req.path, details: error });
-    } catch (auditError) {
-      // The action already happened (an agent token may have been shown once): never turn it into a 500.
-      console.error(
-        JSON.stringify({
-          level: "error",
-          request_id: c.get("requestId"),
-          audit_failed: action,
-          error: String(auditError),
-        }),
-      );
-    }
+    // Written after the response is sent (waitUntil keeps the Worker alive for it), so an
+    // admin call never waits on its own audit row. A failed write is logged, never turned
+    // into a 500: the action already happened (an agent token may have been shown once).
+    const written = audit(c, { action, success: c.res.status < 400, target: c.req.path, details: error }).catch(
+      (auditError: unknown) =>
+        console.error(
+          JSON.stringify({
+            level: "error",
+            request_id: c.get("requestId"),
+            audit_failed: action,
+            error: String(auditError),
+          }),
+        ),
+    );
+    c.executionCtx.waitUntil(written);
   };
 }

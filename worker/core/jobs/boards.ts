@@ -21,7 +21,7 @@ export type BoardStub = Remote<
     "enqueue" | "list" | "waitForWork" | "claim" | "heartbeat" | "lease" | "submit" | "fail" | "has" | "stats" | "flush"
   >
 >;
-export type RoomStub = Remote<Pick<TaskRoom, "applyJobEvents" | "progress" | "state" | "events" | "fetch">>;
+export type RoomStub = Remote<Pick<TaskRoom, "open" | "applyJobEvents" | "progress" | "state" | "events" | "fetch">>;
 
 function board(env: Env, name: string): BoardStub {
   return env.JOB_BOARD.getByName(name) as unknown as BoardStub;

@@ -1,11 +1,12 @@
 /**
- * Creating work: the task and its jobs are written to D1 first, then each job
- * is handed to its JobBoard directly (the fast path) and announced on the
- * `jobs` queue (the durable backstop). Enqueue is idempotent, so whichever
- * path arrives second is a no-op; if both fail, the reconciler finds the job
+ * Creating work: the task and its jobs are written to D1 first, then its
+ * TaskRoom is opened and each job is handed to its JobBoard directly (the fast
+ * path) and announced on the `jobs` queue (the durable backstop). Enqueue is
+ * idempotent, so whichever path arrives second is a no-op; the queue consumer
+ * then stamps `boarded_at`. If both paths fail, the reconciler finds the job
  * unboarded in D1 and hands it over. Nothing written is ever lost.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { RECONCILER_NAME } from "../../../durable-objects/reconciler";
 import { configFrom } from "../../config";
@@ -13,7 +14,7 @@ import { isJobType, JOB_TYPES, type JobType } from "../../contracts/job-types";
 import { type Database, database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
-import { boardFor } from "./boards";
+import { boardFor, roomFor } from "./boards";
 import type { BoardInput, BoardJob } from "./types";
 
 export interface NewJob {
@@ -102,6 +103,16 @@ export async function dispatchTask(
     createdAt: now,
   }));
   await Promise.all([
+    // The room exists before any job can be claimed, so watchers see the task from its first event.
+    tryHandOff(
+      "room",
+      () =>
+        roomFor(env, taskId).open(
+          taskId,
+          boardJobs.map((job) => job.id),
+        ),
+      taskId,
+    ),
     ...boardJobs.map((job) => tryHandOff("board", () => via.toBoard(env, job), job.id)),
     tryHandOff(
       "queue",
@@ -152,9 +163,21 @@ export async function loadBoardJobs(db: Database, jobIds: string[]): Promise<Boa
   return loaded;
 }
 
+/**
+ * Records that boards hold these jobs (the queue consumer and the reconciler
+ * confirm it off the request path), so the reconciler stops checking them.
+ */
+export async function markBoarded(db: Database, jobIds: string[], at = Date.now()): Promise<void> {
+  if (jobIds.length === 0) return;
+  await db
+    .update(jobs)
+    .set({ boardedAt: new Date(at) })
+    .where(and(inArray(jobs.id, jobIds), isNull(jobs.boardedAt)));
+}
+
 /** A failed hand-off is logged, not thrown: the other path, or the reconciler, delivers the job. */
 async function tryHandOff(
-  path: "board" | "queue" | "reconciler",
+  path: "board" | "queue" | "room" | "reconciler",
   send: () => Promise<unknown>,
   id: string,
 ): Promise<void> {

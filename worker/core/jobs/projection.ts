@@ -21,14 +21,6 @@ export async function projectJobEvents(env: Env, events: readonly JobEvent[]): P
     const at = new Date(event.at);
     const open = and(eq(jobs.id, event.jobId), notInArray(jobs.status, FINISHED));
     switch (event.type) {
-      case "boarded":
-        statements.push(
-          db
-            .update(jobs)
-            .set({ boardedAt: sql`coalesce(${jobs.boardedAt}, ${event.at})` })
-            .where(eq(jobs.id, event.jobId)),
-        );
-        break;
       case "claimed":
         statements.push(
           db
@@ -111,7 +103,6 @@ export async function projectJobEvents(env: Env, events: readonly JobEvent[]): P
 
   const byTask = new Map<string, JobEvent[]>();
   for (const event of events) {
-    if (event.type === "boarded") continue;
     byTask.set(event.taskId, [...(byTask.get(event.taskId) ?? []), event]);
   }
   await Promise.all([...byTask].map(([taskId, taskEvents]) => roomFor(env, taskId).applyJobEvents(taskId, taskEvents)));

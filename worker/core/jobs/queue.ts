@@ -4,9 +4,11 @@
  * the job from D1, so a delivery after the fast path worked is a no-op.
  */
 import { inArray } from "drizzle-orm";
+import { isJobType } from "../../contracts/job-types";
 import { database } from "../../db/client";
 import { jobs } from "../../db/schema";
-import { type HandOff, handOff, jobMessageSchema, loadBoardJobs } from "./dispatch";
+import { boardFor } from "./boards";
+import { type HandOff, handOff, jobMessageSchema, loadBoardJobs, markBoarded } from "./dispatch";
 import { projectJobEvents } from "./projection";
 
 /** Redelivery waits grow with each attempt, capped at a minute. */
@@ -43,6 +45,7 @@ export async function consumeJobs(
   const needed = rows.filter((row) => row.status === "pending" && row.boardedAt === null).map((row) => row.id);
   const boardJobs = new Map((await loadBoardJobs(db, needed)).map((job) => [job.id, job]));
   // One message at a time: a consumer dying half-way leaves the rest unacknowledged, to be redelivered.
+  const boarded: string[] = [];
   for (const { message, jobId } of valid) {
     const job = boardJobs.get(jobId);
     if (!job) {
@@ -51,18 +54,20 @@ export async function consumeJobs(
     }
     try {
       await via.toBoard(env, job);
+      boarded.push(jobId);
       message.ack();
     } catch (error) {
       console.error(JSON.stringify({ level: "warn", queue_handoff_failed: jobId, error: String(error) }));
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
+  await markBoarded(db, boarded);
 }
 
 /**
- * Messages that kept failing: the job could not be handed to its board. If it
- * is still unboarded, it fails with a clear error, its task with it, and the
- * audit log records the dead letter.
+ * Messages that kept failing: the job could not be handed to its board. If its
+ * board still does not hold it (or cannot be asked), it fails with a clear
+ * error, its task with it, and the audit log records the dead letter.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
@@ -76,19 +81,29 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
           id: jobs.id,
           taskId: jobs.taskId,
           status: jobs.status,
-          boardedAt: jobs.boardedAt,
+          jobType: jobs.jobType,
           attempts: jobs.attempts,
         })
         .from(jobs)
         .where(inArray(jobs.id, ids))
     : [];
-  const stranded = rows.filter((row) => row.status === "pending" && row.boardedAt === null);
+  const stranded = [];
+  for (const row of rows) {
+    if (row.status !== "pending") continue;
+    const held = isJobType(row.jobType)
+      ? await boardFor(env, row.jobType, row.id)
+          .has(row.id)
+          .catch(() => false)
+      : false;
+    if (!held) stranded.push(row);
+  }
   await projectJobEvents(
     env,
     stranded.map((row) => ({
       type: "failed" as const,
       jobId: row.id,
       taskId: row.taskId,
+      taskJobIds: [],
       at: Date.now(),
       attempt: row.attempts,
       error: { code: "dispatch_failed", message: "The job could not be handed to a job board after repeated tries" },

@@ -8,7 +8,7 @@ import { and, asc, eq, isNull, lt } from "drizzle-orm";
 import { configFrom } from "../../config";
 import { database } from "../../db/client";
 import { jobs } from "../../db/schema";
-import { type HandOff, handOff, loadBoardJobs } from "./dispatch";
+import { type HandOff, handOff, loadBoardJobs, markBoarded } from "./dispatch";
 
 const SWEEP_LIMIT = 100;
 
@@ -51,5 +51,6 @@ export async function sweep(env: Env, now = Date.now(), via: Pick<HandOff, "toBo
       }
     }),
   );
+  await markBoarded(db, report.reboarded, now);
   return report;
 }

@@ -17,6 +17,12 @@ export interface JobHome {
 const CACHE_LIMIT = 10_000;
 const homes = new Map<string, JobHome>();
 
+/** Listings already know each job's home: remembering it spares the claim that follows a D1 read. */
+export function rememberJobHome(home: JobHome): void {
+  if (homes.size >= CACHE_LIMIT) homes.clear();
+  homes.set(home.jobId, home);
+}
+
 export async function findJobHome(db: Database, jobId: string): Promise<JobHome | undefined> {
   const cached = homes.get(jobId);
   if (cached) return cached;
@@ -27,7 +33,6 @@ export async function findJobHome(db: Database, jobId: string): Promise<JobHome 
     .limit(1);
   if (!row || !isJobType(row.jobType)) return undefined;
   const home = { jobId, taskId: row.taskId, jobType: row.jobType };
-  if (homes.size >= CACHE_LIMIT) homes.clear();
-  homes.set(jobId, home);
+  rememberJobHome(home);
   return home;
 }

@@ -43,7 +43,6 @@ export interface JobError {
  * project: to D1 (the record), and to the task's TaskRoom (live state).
  */
 export type JobEvent =
-  | { type: "boarded"; jobId: string; taskId: string; at: number }
   | {
       type: "claimed";
       jobId: string;

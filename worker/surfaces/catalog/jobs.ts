@@ -26,7 +26,7 @@ import {
 } from "../../contracts/agent-protocol";
 import { JOB_TYPES } from "../../contracts/job-types";
 import { boardFor, boardsOf, roomFor } from "../../core/jobs/boards";
-import { findJobHome, type JobHome } from "../../core/jobs/records";
+import { findJobHome, type JobHome, rememberJobHome } from "../../core/jobs/records";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors/api-error";
 import { errors003 } from "../../errors/schemas";
@@ -73,6 +73,7 @@ jobRoutes.openapi(
     for (;;) {
       const lists = await Promise.all(boards.map((board) => board.list(agent.ref, limit)));
       const jobs = lists.flat().slice(0, limit);
+      for (const job of jobs) rememberJobHome({ jobId: job.job_id, taskId: job.task_id, jobType: job.job_type });
       const left = deadline - Date.now();
       if (jobs.length > 0 || left <= 0 || boards.length === 0) return c.json(jobs, 200);
       // Every board answers when work arrives; the first one to do so wakes us.

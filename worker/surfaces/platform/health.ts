@@ -18,7 +18,7 @@ const Health = z
     storage: z.enum(["connected", "error"]),
     services: z.object({
       orchestrator: z.enum(["ready", "degraded"]),
-      /** Progress WebSockets arrive with the job engine's TaskRoom; until then, honestly unavailable. */
+      /** The TaskRoom streams events to operators; contract WebSocket routes (001, 000) are not served yet, so honestly unavailable. */
       websocket: z.enum(["ready", "unavailable"]),
     }),
   })
