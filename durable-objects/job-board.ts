@@ -136,26 +136,30 @@ export class JobBoard extends DurableObject<Env> {
   }
 
   /**
-   * Long-poll support: resolves true as soon as a job may be claimable (one was
-   * enqueued or put back), false on timeout. Calls interleave across this
-   * await, so a waiting poll never blocks claims.
+   * Long-poll support: waits until a job may be claimable (one was enqueued or
+   * put back, or a backoff ended) or the timeout passes, then lists as `list`
+   * does — one call instead of a wake-up and a second round trip. Calls
+   * interleave across this await, so a waiting poll never blocks claims.
    */
-  async waitForWork(agent: AgentRef, timeoutMs: number, now = Date.now()): Promise<boolean> {
+  async waitForWork(agent: AgentRef, timeoutMs: number, limit: number, now = Date.now()): Promise<Job[]> {
     this.seen(agent, now);
-    if (this.claimableCount(now) > 0) return true;
+    if (this.claimableCount(now) === 0) await this.nextWork(timeoutMs, now);
+    return this.list(agent, limit);
+  }
+
+  private nextWork(timeoutMs: number, now: number): Promise<void> {
     const nextBackoffEnd = this.sql<{ at: number | null }>(
       `SELECT min(not_before) AS at FROM jobs WHERE status = 'pending' AND not_before > ?`,
       now,
     )[0]?.at;
     const wait = Math.max(0, Math.min(timeoutMs, nextBackoffEnd ? nextBackoffEnd - now : timeoutMs));
-    return new Promise<boolean>((resolve) => {
-      const done = (found: boolean) => {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
         clearTimeout(timer);
         this.waiters.delete(wake);
-        resolve(found);
+        resolve();
       };
-      const wake = () => done(true);
-      const timer = setTimeout(() => done(nextBackoffEnd !== null && nextBackoffEnd !== undefined), wait);
+      const timer = setTimeout(wake, wait);
       this.waiters.add(wake);
     });
   }

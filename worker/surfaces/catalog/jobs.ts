@@ -18,6 +18,7 @@ import {
   failSchema,
   heartbeatAckSchema,
   heartbeatSchema,
+  type Job,
   jobOutcomeSchema,
   jobSchema,
   LOCK_TOKEN_HEADER,
@@ -70,14 +71,21 @@ jobRoutes.openapi(
     const agent = await agentOf(c);
     const boards = boardsOf(c.env, agent.jobTypes);
     const deadline = Date.now() + wait * 1000;
-    for (;;) {
-      const lists = await Promise.all(boards.map((board) => board.list(agent.ref, limit)));
-      const jobs = lists.flat().slice(0, limit);
+    const answer = (jobs: Job[]) => {
       for (const job of jobs) rememberJobHome({ jobId: job.job_id, taskId: job.task_id, jobType: job.job_type });
+      return c.json(jobs, 200);
+    };
+    for (;;) {
+      const jobs = (await Promise.all(boards.map((board) => board.list(agent.ref, limit)))).flat().slice(0, limit);
       const left = deadline - Date.now();
-      if (jobs.length > 0 || left <= 0 || boards.length === 0) return c.json(jobs, 200);
-      // Every board answers when work arrives; the first one to do so wakes us.
-      await Promise.race(boards.map((board) => board.waitForWork(agent.ref, left))).catch(() => undefined);
+      if (jobs.length > 0 || left <= 0 || boards.length === 0) return answer(jobs);
+      // Every board answers when work arrives, with its claimable jobs; the first to answer wins.
+      // A board that cannot wait (evicted mid-poll) ends the poll empty; the agent simply polls again.
+      const woken = await Promise.race(boards.map((board) => board.waitForWork(agent.ref, left, limit))).catch(
+        () => null,
+      );
+      if (woken === null) return answer([]);
+      if (woken.length > 0) return answer(woken);
     }
   },
 );
