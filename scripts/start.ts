@@ -5,13 +5,16 @@
  *   2. database  D1 migrations applied to the local database
  *   3. seed      demo credentials (scripts/seed.ts), kept in .state/credentials.json
  *   4. serve     wrangler dev on 127.0.0.1:$PORT until Ctrl-C / SIGTERM
- * Local state lives in .state/ (git-ignored): wrangler's D1/R2/DO files in
- * .state/wrangler, the demo credentials beside them.
+ *   5. bridge    one GPU bridge (gpu-bridge/) working jobs as the seeded agent,
+ *                its lines prefixed "bridge │"; it registers once wrangler listens
+ * Ctrl-C stops both. Local state lives in .state/ (git-ignored): wrangler's
+ * D1/R2/DO files in .state/wrangler, the demo credentials beside them.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { randomSecret } from "../worker/auth/crypto";
 import { type DemoCredentials, freshCredentials, seedSql } from "./seed";
 
@@ -23,6 +26,8 @@ const DEV_VARS = ".dev.vars";
 const SECRETS = ["JWT_SECRET", "EXCHANGE_SECRET"];
 /** Run wrangler's own entry with this Node (22), whatever `node` is on PATH. */
 const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+/** The bridge runs from source through tsx's loader, also with this Node. */
+const BRIDGE = ["--import", "tsx", "gpu-bridge/src/cli.ts", "run"];
 
 const log = (line: string) => console.log(`start: ${line}`);
 
@@ -108,6 +113,36 @@ function printCredentials(creds: DemoCredentials): void {
 }
 
 /**
+ * One GPU bridge beside the Worker, as the seeded demo agent; it retries
+ * registration until wrangler is listening. Its output is piped and prefixed
+ * rather than inherited: on a shared terminal its live progress block would
+ * redraw over wrangler's lines, so it prints plain "pretty" lines instead. It
+ * gets its own process group so a terminal Ctrl-C reaches it once, through
+ * supervise(): to the bridge a second signal means "fail running jobs now".
+ */
+function startBridge(listenPort: number, creds: DemoCredentials): ChildProcess {
+  const bridge = spawn(process.execPath, BRIDGE, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      MEDIA_EDGE_URL: `http://127.0.0.1:${listenPort}`,
+      GPU_BRIDGE_TOKEN: creds.agent_token,
+      GPU_BRIDGE_NAME: "local-bridge",
+      GPU_BRIDGE_LOG: process.env.GPU_BRIDGE_LOG || "pretty",
+    },
+  });
+  for (const [from, to] of [
+    [bridge.stdout, process.stdout],
+    [bridge.stderr, process.stderr],
+  ] as const) {
+    if (from) createInterface({ input: from }).on("line", (line) => to.write(`bridge │ ${line}\n`));
+  }
+  return bridge;
+}
+
+/**
  * Keeps the long-running processes together: a signal goes to each of them,
  * one exiting stops the rest, and this process exits with the first one's code.
  */
@@ -134,15 +169,15 @@ async function main(): Promise<void> {
   ensureSecrets();
   log("applying D1 migrations");
   wrangler(["d1", "migrations", "apply", "DB", "--local", ...PERSIST]);
-  printCredentials(await seed(`http://127.0.0.1:${listenPort}`));
+  const creds = await seed(`http://127.0.0.1:${listenPort}`);
+  printCredentials(creds);
 
   const worker = spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(listenPort), ...PERSIST],
     { stdio: "inherit" },
   );
-  // The GPU bridge (gpu-bridge/) will be started here, beside the Worker, once the job engine exists.
-  supervise([worker]);
+  supervise([worker, startBridge(listenPort, creds)]);
 }
 
 main().catch((error: unknown) => {

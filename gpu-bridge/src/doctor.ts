@@ -1,0 +1,142 @@
+/**
+ * `gpu-bridge doctor`: what this host can do and whether the Worker accepts
+ * us, checked rather than assumed. NVENC counts only if a tiny test encode
+ * works: ffmpeg lists h264_nvenc wherever it was built with it, GPU or not
+ * (and H100/A100 have no NVENC at all).
+ */
+import type { Config } from "./config";
+import { runTool, toolVersion } from "./ffmpeg";
+import { detectHandlers, runnable } from "./handlers/index";
+import type { Handler } from "./handlers/types";
+import { BRIDGE_NAME, BRIDGE_VERSION, USER_AGENT } from "./version";
+
+const ENCODERS_OF_INTEREST = ["libx264", "h264_nvenc", "hevc_nvenc", "aac", "libmp3lame", "libopus", "png", "mjpeg"];
+
+export interface DoctorReport {
+  bridge: { package: string; version: string; node: string };
+  tools: { ffmpeg: string | null; ffprobe: string | null; espeak_ng: string | null };
+  encoders: Record<string, boolean>;
+  nvenc: { listed: boolean; works: boolean; detail: string };
+  providers: string[];
+  capabilities: { capability: string; job_type: string; available: boolean; detail: string }[];
+  would_register: string[];
+  server: { url: string; reachable: boolean; detail: string; token: string };
+  problems: string[];
+}
+
+export async function runDoctor(config: Config, handlers: readonly Handler[]): Promise<DoctorReport> {
+  const [ffmpeg, ffprobe, espeak, encoders, detected, server] = await Promise.all([
+    toolVersion("ffmpeg"),
+    toolVersion("ffprobe"),
+    toolVersion("espeak-ng", undefined, ["--version"]),
+    listEncoders(),
+    detectHandlers(handlers),
+    checkServer(config),
+  ]);
+  const nvenc = await checkNvenc(encoders.h264_nvenc === true);
+  const capabilities = detected.map(({ handler, detection }) => ({
+    capability: handler.capability,
+    job_type: handler.jobType,
+    available: detection.available,
+    detail: detection.detail,
+  }));
+  const wouldRegister = runnable(detected).capabilities;
+  const problems: string[] = [];
+  if (!ffmpeg) problems.push("ffmpeg not found: install it (apt-get install ffmpeg)");
+  if (wouldRegister.length === 0) problems.push("no handler can run here, so the bridge would get no jobs");
+  if (!server.reachable) problems.push(`the Worker at ${config.url} is not reachable: ${server.detail}`);
+  if (server.token.startsWith("rejected")) problems.push("the Worker rejects GPU_BRIDGE_TOKEN");
+  return {
+    bridge: { package: BRIDGE_NAME, version: BRIDGE_VERSION, node: process.version },
+    tools: { ffmpeg, ffprobe, espeak_ng: espeak },
+    encoders,
+    nvenc,
+    // Generative handlers bring providers (local, remote APIs) in later issues.
+    providers: [],
+    capabilities,
+    would_register: wouldRegister,
+    server,
+    problems,
+  };
+}
+
+async function listEncoders(): Promise<Record<string, boolean>> {
+  const found = new Set<string>();
+  try {
+    const result = await runTool("ffmpeg", ["-hide_banner", "-encoders"], { timeoutMs: 10_000 });
+    for (const line of result.stdout.split("\n")) {
+      const name = /^\s[VAS][.A-Z]{5}\s+(\S+)/.exec(line)?.[1];
+      if (name) found.add(name);
+    }
+  } catch {
+    // No ffmpeg: every encoder is absent, and the report says ffmpeg is missing.
+  }
+  return Object.fromEntries(ENCODERS_OF_INTEREST.map((name) => [name, found.has(name)]));
+}
+
+async function checkNvenc(listed: boolean): Promise<DoctorReport["nvenc"]> {
+  if (!listed) return { listed, works: false, detail: "ffmpeg has no h264_nvenc encoder" };
+  const args = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x144:r=25:d=0.2"];
+  try {
+    const result = await runTool("ffmpeg", [...args, "-c:v", "h264_nvenc", "-f", "null", "-"], { timeoutMs: 30_000 });
+    if (result.code === 0) return { listed, works: true, detail: "test encode with h264_nvenc succeeded" };
+    const reason = result.stderr.trim().split("\n")[0] ?? `exit ${result.code}`;
+    return { listed, works: false, detail: `test encode failed: ${reason}` };
+  } catch (error) {
+    return { listed, works: false, detail: `test encode failed: ${error instanceof Error ? error.message : error}` };
+  }
+}
+
+async function checkServer(config: Config): Promise<DoctorReport["server"]> {
+  const base = { url: config.url, reachable: false, detail: "", token: config.token ? "unchecked" : "not set" };
+  try {
+    const health = await fetch(`${config.url}/health`, {
+      headers: { "user-agent": USER_AGENT },
+      signal: AbortSignal.timeout(5000),
+    });
+    await health.body?.cancel();
+    base.reachable = true;
+    base.detail = `GET /health ${health.status}`;
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    return { ...base, detail: `${error instanceof Error ? error.message : String(error)}${cause}` };
+  }
+  if (!config.token) return base;
+  // A non-waiting list is the one agent call that changes nothing on the Worker.
+  const response = await fetch(`${config.url}/api/v1/jobs?wait=0&limit=1`, {
+    headers: { authorization: `Bearer ${config.token}`, accept: "application/json", "user-agent": USER_AGENT },
+    signal: AbortSignal.timeout(10_000),
+  }).catch(() => undefined);
+  await response?.body?.cancel();
+  if (!response) return { ...base, token: "unchecked (GET /api/v1/jobs got no answer)" };
+  if (response.ok) return { ...base, token: `accepted (GET /api/v1/jobs ${response.status})` };
+  if (response.status === 401) return { ...base, token: "rejected (401)" };
+  return { ...base, token: `unclear: GET /api/v1/jobs answered ${response.status}` };
+}
+
+export function formatDoctor(report: DoctorReport): string {
+  const yes = (value: boolean) => (value ? "yes" : "no");
+  const encoders = Object.entries(report.encoders)
+    .filter(([, present]) => present)
+    .map(([name]) => name);
+  const lines = [
+    `gpu-bridge doctor (${report.bridge.package} ${report.bridge.version}, node ${report.bridge.node})`,
+    `  ffmpeg        ${report.tools.ffmpeg ?? "not found"}`,
+    `  ffprobe       ${report.tools.ffprobe ?? "not found"}`,
+    `  espeak-ng     ${report.tools.espeak_ng ?? "not found"}`,
+    `  encoders      ${encoders.join(" ") || "none"}`,
+    `  nvenc         ${report.nvenc.works ? "works" : "unavailable"} (${report.nvenc.detail})`,
+    `  providers     ${report.providers.join(", ") || "none configured"}`,
+    "  capabilities",
+    ...report.capabilities.map(
+      (c) => `    ${c.capability.padEnd(16)} ${c.job_type.padEnd(16)} ${yes(c.available).padEnd(4)} ${c.detail}`,
+    ),
+    `  would register ${JSON.stringify(report.would_register)}`,
+    `  server        ${report.server.url}: ${report.server.reachable ? "reachable" : "unreachable"} (${report.server.detail})`,
+    `  token         ${report.server.token}`,
+    report.problems.length === 0
+      ? "no problems found"
+      : `problems:\n${report.problems.map((p) => `  - ${p}`).join("\n")}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
