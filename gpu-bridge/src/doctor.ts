@@ -45,7 +45,7 @@ export async function runDoctor(config: Config, handlers: readonly Handler[]): P
   if (!ffmpeg) problems.push("ffmpeg not found: install it (apt-get install ffmpeg)");
   if (wouldRegister.length === 0) problems.push("no handler can run here, so the bridge would get no jobs");
   if (!server.reachable) problems.push(`the Worker at ${config.url} is not reachable: ${server.detail}`);
-  if (server.token.startsWith("rejected")) problems.push("the Worker rejects GPU_BRIDGE_TOKEN");
+  if (server.token.startsWith("rejected")) problems.push(`the Worker rejects GPU_BRIDGE_TOKEN: ${server.token}`);
   return {
     bridge: { package: BRIDGE_NAME, version: BRIDGE_VERSION, node: process.version },
     tools: { ffmpeg, ffprobe, espeak_ng: espeak },
@@ -111,6 +111,9 @@ async function checkServer(config: Config): Promise<DoctorReport["server"]> {
   if (!response) return { ...base, token: "unchecked (GET /api/v1/jobs got no answer)" };
   if (response.ok) return { ...base, token: `accepted (GET /api/v1/jobs ${response.status})` };
   if (response.status === 401) return { ...base, token: "rejected (401)" };
+  // The token passed; the Worker just has no registration for it yet (the bridge registers on start).
+  if (response.status === 409) return { ...base, token: "accepted (not registered yet: GET /api/v1/jobs 409)" };
+  if (response.status === 403) return { ...base, token: "rejected (403: the token lacks the jobs:* scopes)" };
   return { ...base, token: `unclear: GET /api/v1/jobs answered ${response.status}` };
 }
 
