@@ -317,13 +317,15 @@ export class JobBoard extends DurableObject<Env> {
         };
         if (row.attempts < row.max_attempts) this.requeue(row, error, now);
         else this.finish(row, "failed", attemptsExhausted(row, error), true, now);
+        // The board decided this, not the holder: its lapsed token must be refused, never replayed this outcome.
+        this.sql(`UPDATE jobs SET lock_token = NULL WHERE id = ?`, row.id);
       }
       for (const row of late) {
         this.finish(
           row,
           "failed",
           { code: "not_started", message: "No capable agent started this job before its start deadline" },
-          false,
+          true, // a dead letter, as attempts exhausted is: audited (JobEvent.deadLetter)
           now,
         );
       }
@@ -479,12 +481,13 @@ export class JobBoard extends DurableObject<Env> {
 
   /** Arms the alarm for the next thing that will need doing, and starts projecting new events. */
   private afterChange(now: number): void {
+    // (A LIMIT here would bound the whole UNION, not its last SELECT: the outbox row is gated by EXISTS instead.)
     const next = this.sql<{ at: number | null }>(
       `SELECT min(at) AS at FROM (
          SELECT min(locked_until) AS at FROM jobs WHERE status = 'claimed'
          UNION ALL SELECT min(start_deadline) FROM jobs WHERE status = 'pending' AND attempts = 0
          UNION ALL SELECT min(finished_at) + ? FROM jobs WHERE status IN ('completed', 'failed')
-         UNION ALL SELECT ? FROM outbox LIMIT 1)`,
+         UNION ALL SELECT ? WHERE EXISTS (SELECT 1 FROM outbox))`,
       FINISHED_KEEP_MS,
       now + FLUSH_RETRY_MS,
     )[0]?.at;

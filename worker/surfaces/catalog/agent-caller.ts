@@ -23,7 +23,7 @@ export async function agentOf(c: AppContext): Promise<AgentCaller> {
     throw new ApiError(
       "state_conflict",
       agentId
-        ? `No registration ${agentId} for this agent`
+        ? `No registration ${agentId} for this agent: register again with POST /api/v1/agents/register`
         : "Register this agent first with POST /api/v1/agents/register",
       { details: { agent_id: agentId ?? null } },
     );
