@@ -66,6 +66,8 @@ export class JobBoard extends DurableObject<Env> {
   private readonly offers = new Map<string, { agentId: string; until: number }>();
   private readonly seenWritten = new Map<string, number>();
   private flushing: Promise<void> | undefined;
+  /** The alarm time this instance last set (unknown after eviction, so it is set again). */
+  private alarmAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -292,6 +294,7 @@ export class JobBoard extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
     const now = Date.now();
     this.expireDue(now);
     this.sql(`DELETE FROM jobs WHERE status IN ('completed', 'failed') AND finished_at < ?`, now - FINISHED_KEEP_MS);
@@ -491,7 +494,12 @@ export class JobBoard extends DurableObject<Env> {
       FINISHED_KEEP_MS,
       now + FLUSH_RETRY_MS,
     )[0]?.at;
-    if (next !== null && next !== undefined) void this.ctx.storage.setAlarm(Math.max(next, now + 1));
+    // Setting the alarm is a storage write: skip it when the time is the one already set.
+    const at = next === null || next === undefined ? undefined : Math.max(next, now + 1);
+    if (at !== undefined && at !== this.alarmAt) {
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+    }
     if (this.sql(`SELECT 1 FROM outbox LIMIT 1`).length > 0) void this.flush();
   }
 

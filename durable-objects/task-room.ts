@@ -118,10 +118,12 @@ export class TaskRoom extends DurableObject<Env> {
   async progress(taskId: string, jobId: string, update: Progress): Promise<void> {
     await this.load(taskId);
     const job = this.job(jobId);
-    if (job?.status !== "claimed") return;
+    // The board checked the lease before forwarding this, so a still-pending job here only means
+    // the heartbeat overtook the board's "claimed" event; a finished job's late tick is dropped.
+    if (!job || FINISHED_JOB.includes(job.status)) return;
     const stage = update.stage ?? job.stage;
     this.sql(
-      `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
+      `UPDATE jobs SET status = 'claimed', progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
       update.progress ?? job.progress,
       stage,
       update.message ?? null,
@@ -181,16 +183,20 @@ export class TaskRoom extends DurableObject<Env> {
     if (this.meta("task_id")) return;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.meta("task_id")) return;
+      // The board projects a job to D1 before telling the room, so a finished job arrives here
+      // already finished: take its error too, or the task would fail without one.
       const rows = await database(this.env.DB)
-        .select({ id: jobs.id, status: jobs.status })
+        .select({ id: jobs.id, status: jobs.status, errorCode: jobs.errorCode, errorMessage: jobs.errorMessage })
         .from(jobs)
         .where(eq(jobs.taskId, taskId));
       for (const row of rows) {
+        const error = row.errorCode ? JSON.stringify({ code: row.errorCode, message: row.errorMessage ?? "" }) : null;
         this.sql(
-          `INSERT OR IGNORE INTO jobs (id, status, progress, updated_at) VALUES (?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO jobs (id, status, progress, error, updated_at) VALUES (?, ?, ?, ?, ?)`,
           row.id,
           row.status,
           row.status === "completed" ? 1 : 0,
+          row.status === "failed" ? error : null,
           Date.now(),
         );
       }
