@@ -26,6 +26,7 @@ const OFFER_MS = 3000;
 /** Finished jobs are kept this long so a repeated submit or fail gets its original answer. */
 const FINISHED_KEEP_MS = 24 * 3600_000;
 const FLUSH_RETRY_MS = 2000;
+const CLAIM_COALESCE_MS = 100;
 const FLUSH_BATCH = 25;
 /** Agent liveness is written at most this often per agent. */
 const SEEN_WRITE_MS = 10_000;
@@ -66,6 +67,9 @@ export class JobBoard extends DurableObject<Env> {
   private readonly offers = new Map<string, { agentId: string; until: number }>();
   private readonly seenWritten = new Map<string, number>();
   private flushing: Promise<void> | undefined;
+  /** Set when the outbox holds more than claims: flush without coalescing. */
+  private urgent = false;
+  private coalescing: ReturnType<typeof setTimeout> | undefined;
   /** The alarm time this instance last set (unknown after eviction, so it is set again). */
   private alarmAt: number | undefined;
 
@@ -458,6 +462,26 @@ export class JobBoard extends DurableObject<Env> {
 
   private emit(event: JobEvent): void {
     this.sql(`INSERT INTO outbox (event) VALUES (?)`, JSON.stringify(event));
+    if (event.type !== "claimed") this.urgent = true;
+  }
+
+  /**
+   * Results, failures and retries are projected at once. Claims alone wait up
+   * to CLAIM_COALESCE_MS so that a burst of them shares one D1 batch: D1 says
+   * "claimed" a moment later, and the board stays as cheap as one write.
+   */
+  private scheduleFlush(): void {
+    if (this.urgent) {
+      this.urgent = false;
+      if (this.coalescing) clearTimeout(this.coalescing);
+      this.coalescing = undefined;
+      void this.flush();
+    } else {
+      this.coalescing ??= setTimeout(() => {
+        this.coalescing = undefined;
+        void this.flush();
+      }, CLAIM_COALESCE_MS);
+    }
   }
 
   private async drainOutbox(): Promise<void> {
@@ -500,7 +524,7 @@ export class JobBoard extends DurableObject<Env> {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
     }
-    if (this.sql(`SELECT 1 FROM outbox LIMIT 1`).length > 0) void this.flush();
+    if (this.sql(`SELECT 1 FROM outbox LIMIT 1`).length > 0) this.scheduleFlush();
   }
 
   private claimableCount(now: number): number {

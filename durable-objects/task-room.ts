@@ -114,25 +114,37 @@ export class TaskRoom extends DurableObject<Env> {
     return this.state(taskId);
   }
 
-  /** A heartbeat's progress for a job its holder still runs. */
+  /**
+   * A heartbeat's progress for a job its holder still runs. The board checked
+   * the lease before forwarding it. Claims reach the room this way: the first
+   * heartbeat of a job the room still has pending records it as started.
+   */
   async progress(taskId: string, jobId: string, update: Progress): Promise<void> {
     await this.load(taskId);
     const job = this.job(jobId);
-    // The board checked the lease before forwarding this, so a still-pending job here only means
-    // the heartbeat overtook the board's "claimed" event; a finished job's late tick is dropped.
+    // A finished job's late tick is dropped; an unknown job is not this task's.
     if (!job || FINISHED_JOB.includes(job.status)) return;
-    const stage = update.stage ?? job.stage;
+    const events: TaskEvent[] = [];
+    const now = Date.now();
+    if (job.status !== "claimed") {
+      this.sql(
+        `UPDATE jobs SET status = 'claimed', progress = 0, stage = 'started', message = NULL WHERE id = ?`,
+        jobId,
+      );
+      events.push(this.append(taskId, "status", jobId, "claimed", null, null));
+    }
+    const stage = update.stage ?? (job.status === "claimed" ? job.stage : "started");
     this.sql(
-      `UPDATE jobs SET status = 'claimed', progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
-      update.progress ?? job.progress,
+      `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
+      update.progress ?? (job.status === "claimed" ? job.progress : 0),
       stage,
       update.message ?? null,
-      Date.now(),
+      now,
       jobId,
     );
-    const event = this.append(taskId, "progress", jobId, "claimed", update.message ?? null, null);
-    if (stage !== job.stage) await this.project(taskId);
-    this.broadcast([event]);
+    events.push(this.append(taskId, "progress", jobId, "claimed", update.message ?? null, null));
+    await this.project(taskId);
+    this.broadcast(events);
   }
 
   state(taskId: string): TaskState {

@@ -9,10 +9,15 @@ import type { AgentClient, Lease } from "./client";
 import { errorMessage, FatalError, isLeaseLost, LeaseLostError } from "./errors";
 import type { Fields, Level } from "./log";
 import type { ProgressState } from "./progress";
-import { sleep } from "./retry";
 
 /** After a failed heartbeat, try again sooner than the regular interval. */
 const RETRY_MS = 2000;
+/**
+ * A nudge (a new stage, a progress step) sends a heartbeat early, but never
+ * sooner than this after the previous one: watchers see each stage as it
+ * starts, and a chatty handler cannot flood the Worker.
+ */
+const NUDGE_GAP_MS = 1000;
 
 export interface HeartbeatOptions {
   client: AgentClient;
@@ -29,6 +34,9 @@ export class HeartbeatLoop {
   private deadline: number;
   private readonly stopper = new AbortController();
   private readonly loop: Promise<void>;
+  private nudged = false;
+  private lastSent = 0;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: HeartbeatOptions) {
     this.deadline = options.lease.deadline;
@@ -38,6 +46,12 @@ export class HeartbeatLoop {
   /** Local epoch ms by which the lease has surely ended, extended by every heartbeat that got through. */
   get leaseDeadline(): number {
     return this.deadline;
+  }
+
+  /** Progress changed: report it soon (at most one heartbeat per NUDGE_GAP_MS). */
+  nudge(): void {
+    this.nudged = true;
+    this.wake?.();
   }
 
   /** Stops heartbeating and waits for a heartbeat in flight, so none is sent after submit or fail. */
@@ -54,8 +68,13 @@ export class HeartbeatLoop {
       const room = this.deadline - Date.now();
       // Never wait more than half the lease's remaining time: a too-long interval must not let it lapse.
       const ceiling = Math.max(room / 2, Math.min(room, 250));
-      const wait = Math.min(failing ? Math.min(intervalMs, RETRY_MS) : intervalMs, ceiling);
-      if (!(await sleep(Math.max(0, wait), stopped))) return;
+      const regular = Math.min(failing ? Math.min(intervalMs, RETRY_MS) : intervalMs, ceiling);
+      const wait = this.nudged ? Math.min(regular, this.lastSent + NUDGE_GAP_MS - Date.now()) : regular;
+      await this.pause(Math.max(0, wait));
+      if (stopped.aborted) return;
+      if (this.nudged && Date.now() - this.lastSent < NUDGE_GAP_MS && Date.now() - this.lastSent < regular) continue;
+      this.nudged = false;
+      this.lastSent = Date.now();
       const state = this.options.progress();
       try {
         const ack = await client.heartbeat(
@@ -77,5 +96,21 @@ export class HeartbeatLoop {
         }
       }
     }
+  }
+
+  /** Sleeps up to `ms`; a nudge or stop ends it early. */
+  private pause(ms: number): Promise<void> {
+    const stopped = this.stopper.signal;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stopped.removeEventListener("abort", done);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stopped.addEventListener("abort", done, { once: true });
+      this.wake = done;
+    });
   }
 }

@@ -76,8 +76,12 @@ export class JobRun {
     const { lease } = this.claimed;
     const leaseLost = new AbortController();
     const signal = AbortSignal.any([this.stopper.signal, leaseLost.signal]);
-    const tracker = new ProgressTracker((state) => this.event("job.progress", { ...state }));
-    const heartbeat = new HeartbeatLoop({
+    // Each reported step also nudges the heartbeat, so the Worker hears of a new stage when it starts.
+    const tracker = new ProgressTracker((state) => {
+      this.event("job.progress", { ...state });
+      heartbeat.nudge();
+    });
+    const heartbeat: HeartbeatLoop = new HeartbeatLoop({
       client: this.deps.client,
       jobId: this.jobId,
       lease,

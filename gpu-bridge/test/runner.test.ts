@@ -148,7 +148,10 @@ describe("a running job", () => {
 
   it("on a lost lease (423 on heartbeat) kills its children, removes its scratch dir and submits nothing", async () => {
     const { api, gated, start } = await setup({ spawnChild: true });
-    api.override("heartbeat", () => ({ status: 423, body: errorBody("LOCK_INVALID", "lease taken over") }));
+    // Lost once the handler's child runs (the first heartbeat goes out as soon as the job starts).
+    api.override("heartbeat", () =>
+      gated.childPids.size > 0 ? { status: 423, body: errorBody("LOCK_INVALID", "lease taken over") } : undefined,
+    );
     const job = api.addJob();
     const { log } = await start();
     const [context] = await gated.started(1);

@@ -16,7 +16,6 @@ import {
   makeOperator,
   outcomeOf,
   taskEvents,
-  waitForTask,
 } from "../helpers/jobs";
 
 describe("eviction", { timeout: 30_000 }, () => {
@@ -47,7 +46,6 @@ describe("eviction", { timeout: 30_000 }, () => {
     const { taskId, jobId } = await dispatchFacts(op);
     const bridge = await makeBridge();
     const job = await bridge.claim(jobId);
-    await waitForTask(op, taskId, (task) => task.status === "running");
     expect((await bridge.heartbeat(job, { progress: 0.25, stage: "probing" })).status).toBe(200);
     const before = await taskEvents(op, taskId);
     const seen = before.state.last_seq;

@@ -88,6 +88,7 @@ describe("submitting a result", { timeout: 30_000 }, () => {
     }
 
     expect((await bridge.heartbeat(job)).status).toBe(200);
+    await boardOf(jobId).flush(); // claims reach D1 after a short coalescing window
     expect((await jobRecord(jobId)).status).toBe("claimed");
     await outcomeOf(await bridge.submit(job));
     await expectSettled(op, taskId, { status: "done", attempts: 1 });

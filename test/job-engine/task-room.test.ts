@@ -66,7 +66,6 @@ describe("the task room", { timeout: 30_000 }, () => {
     const { taskId, jobId } = await dispatchFacts(op);
     const bridge = await makeBridge();
     const job = await bridge.claim(jobId);
-    await waitForTask(op, taskId, (task) => task.status === "running");
     expect((await bridge.heartbeat(job, { progress: 0.25, stage: "probing" })).status).toBe(200);
     const backlog = (await taskEvents(op, taskId)).events;
     const last = backlog.length;
@@ -110,12 +109,32 @@ describe("the task room", { timeout: 30_000 }, () => {
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
   });
 
+  it("hears of a claim from the holder's first heartbeat: the task turns running then, with a started event", async () => {
+    const op = await makeOperator();
+    const { taskId, jobId } = await dispatchFacts(op);
+    const bridge = await makeBridge();
+    const job = await bridge.claim(jobId);
+    // Claims are not sent to the room (that would double a claim's cost): still pending here.
+    expect((await taskEvents(op, taskId)).state.status).toBe("pending");
+    expect((await taskRecord(taskId)).status).toBe("pending");
+
+    expect((await bridge.heartbeat(job, { progress: 0, stage: "downloading" })).status).toBe(200);
+    const { events } = await taskEvents(op, taskId);
+    expect(events.map((event) => [event.kind, event.job_status])).toEqual([
+      ["status", null],
+      ["status", "claimed"],
+      ["progress", "claimed"],
+    ]);
+    expect(await taskRecord(taskId)).toMatchObject({ status: "running", stage: "downloading" });
+    await outcomeOf(await bridge.submit(job));
+    await expectSettled(op, taskId, { status: "done", attempts: 1 });
+  });
+
   it("writes the D1 task row at stage changes, not on every progress tick", async () => {
     const op = await makeOperator();
     const { taskId, jobId } = await dispatchFacts(op);
     const bridge = await makeBridge();
     const job = await bridge.claim(jobId);
-    await waitForTask(op, taskId, (task) => task.status === "running");
 
     expect((await bridge.heartbeat(job, { progress: 0.1, stage: "probing" })).status).toBe(200);
     const probing = await taskRecord(taskId);

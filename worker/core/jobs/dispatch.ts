@@ -49,6 +49,7 @@ export async function dispatchTask(
   env: Env,
   input: NewTask,
   via: HandOff = handOff,
+  defer?: (work: Promise<unknown>) => void,
 ): Promise<{ taskId: string; jobIds: string[] }> {
   const db = database(env.DB);
   const { JOB_MAX_ATTEMPTS } = configFrom(env);
@@ -102,29 +103,23 @@ export async function dispatchTask(
     startDeadlineAt: input.startDeadlineAt?.getTime() ?? null,
     createdAt: now,
   }));
-  await Promise.all([
-    // The room exists before any job can be claimed, so watchers see the task from its first event.
-    tryHandOff(
-      "room",
-      () =>
-        roomFor(env, taskId).open(
-          taskId,
-          boardJobs.map((job) => job.id),
-        ),
-      taskId,
-    ),
-    ...boardJobs.map((job) => tryHandOff("board", () => via.toBoard(env, job), job.id)),
-    tryHandOff(
-      "queue",
-      () =>
-        via.toQueue(
-          env,
-          boardJobs.map((job) => job.id),
-        ),
-      taskId,
-    ),
+  const jobIds = boardJobs.map((job) => job.id);
+  // The fast path is awaited: the job is claimable when the request returns. The room, the
+  // queue backstop and the reconciler's alarm may finish after the response (`defer`, the
+  // route's waitUntil); each is idempotent, and the room seeds itself from D1 if a board's
+  // event reaches it first.
+  const fastPath = boardJobs.map((job) => tryHandOff("board", () => via.toBoard(env, job), job.id));
+  const backstops = [
+    tryHandOff("room", () => roomFor(env, taskId).open(taskId, jobIds), taskId),
+    tryHandOff("queue", () => via.toQueue(env, jobIds), taskId),
     armReconciler(env),
-  ]);
+  ];
+  if (defer) {
+    for (const work of backstops) defer(work);
+    await Promise.all(fastPath);
+  } else {
+    await Promise.all([...fastPath, ...backstops]);
+  }
   return { taskId, jobIds: boardJobs.map((job) => job.id) };
 }
 

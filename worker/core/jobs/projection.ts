@@ -1,6 +1,6 @@
 /**
  * Projects job transitions, already durable on a JobBoard, to the D1 record
- * and to each task's TaskRoom. Every statement is conditional on the row's
+ * and to each task's TaskRoom (all but claims: see below). Every statement is conditional on the row's
  * current status, so replaying an event (a retried outbox flush) changes
  * nothing, and a late event can never reopen a finished job.
  */
@@ -103,6 +103,10 @@ export async function projectJobEvents(env: Env, events: readonly JobEvent[]): P
 
   const byTask = new Map<string, JobEvent[]>();
   for (const event of events) {
+    // Claims are not sent: a room call per claim would double a claim's cost. The room (and so
+    // the task row it owns) hears of a claim from the holder's first heartbeat, which a bridge
+    // sends as the job starts, or at the latest from the job's outcome.
+    if (event.type === "claimed") continue;
     byTask.set(event.taskId, [...(byTask.get(event.taskId) ?? []), event]);
   }
   await Promise.all([...byTask].map(([taskId, taskEvents]) => roomFor(env, taskId).applyJobEvents(taskId, taskEvents)));

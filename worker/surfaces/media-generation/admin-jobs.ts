@@ -14,7 +14,7 @@ import { configFrom } from "../../config";
 import { JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-types";
 import { storeArtifact } from "../../core/artifacts";
 import { boardsOf, roomFor } from "../../core/jobs/boards";
-import { dispatchTask } from "../../core/jobs/dispatch";
+import { dispatchTask, handOff } from "../../core/jobs/dispatch";
 import { findTask, type JobRow, type TaskRow } from "../../core/jobs/tasks";
 import { ApiError } from "../../errors/api-error";
 import { errors000 } from "../../errors/schemas";
@@ -113,12 +113,17 @@ adminJobs.openapi(
   async (c) => {
     const input = c.req.valid("json");
     const deadline = input.start_deadline_seconds;
-    const { taskId, jobIds } = await dispatchTask(c.env, {
-      ownerPrincipalId: callerOf(c).principal.id,
-      surface: "admin",
-      jobs: [{ jobType: input.job_type, params: input.params, inputs: input.inputs }],
-      startDeadlineAt: deadline ? new Date(Date.now() + deadline * 1000) : null,
-    });
+    const { taskId, jobIds } = await dispatchTask(
+      c.env,
+      {
+        ownerPrincipalId: callerOf(c).principal.id,
+        surface: "admin",
+        jobs: [{ jobType: input.job_type, params: input.params, inputs: input.inputs }],
+        startDeadlineAt: deadline ? new Date(Date.now() + deadline * 1000) : null,
+      },
+      handOff,
+      (work) => c.executionCtx.waitUntil(work),
+    );
     return c.json({ task_id: taskId, job_ids: jobIds }, 201);
   },
 );
