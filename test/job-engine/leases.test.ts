@@ -132,6 +132,27 @@ describe("leases", { timeout: 30_000 }, () => {
     expect(task.error?.message).toMatch(/3 of 3 attempts/);
   });
 
+  it("a poison job, failed as retryable on every attempt, is dead-lettered after the last and its task fails", async () => {
+    const op = await makeOperator();
+    const { taskId, jobId } = await dispatchFacts(op);
+    const bridge = await makeBridge();
+    const crash = { error_code: "handler_crashed", message: "ffprobe was killed by SIGSEGV", retryable: true };
+    for (const attempt of [1, 2, 3]) {
+      await waitUntilListed(bridge, jobId);
+      const job = await bridge.claim(jobId);
+      expect(job.attempt).toBe(attempt);
+      const outcome = await outcomeOf(await bridge.fail(job, crash));
+      expect(outcome.status).toBe(attempt < 3 ? "pending" : "failed");
+    }
+    const task = await expectSettled(op, taskId, {
+      status: "failed",
+      error: "attempts_exhausted",
+      deadLetters: 1,
+      attempts: 3,
+    });
+    expect(task.error?.message).toMatch(/3 of 3 attempts.*SIGSEGV/);
+  });
+
   it("fail with retryable puts the job back for another claim; without retryable it fails; replays answer the same", async () => {
     const op = await makeOperator();
     const { taskId, jobId } = await dispatchFacts(op);
