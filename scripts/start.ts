@@ -10,22 +10,19 @@
  * Ctrl-C stops both. Local state lives in .state/ (git-ignored): wrangler's
  * D1/R2/DO files in .state/wrangler, the demo credentials beside them.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
-import path from "node:path";
 import { createInterface } from "node:readline";
 import { randomSecret } from "../worker/auth/crypto";
+import { ROOT, WRANGLER, wranglerSync as wrangler } from "./lib/wrangler";
 import { type DemoCredentials, freshCredentials, seedSql } from "./seed";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const STATE = ".state";
 const PERSIST = ["--persist-to", `${STATE}/wrangler`];
 const CREDENTIALS_FILE = `${STATE}/credentials.json`;
 const DEV_VARS = ".dev.vars";
 const SECRETS = ["JWT_SECRET", "EXCHANGE_SECRET"];
-/** Run wrangler's own entry with this Node (22), whatever `node` is on PATH. */
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 /** The bridge runs from source through tsx's loader, also with this Node. */
 const BRIDGE = ["--import", "tsx", "gpu-bridge/src/cli.ts", "run"];
 
@@ -49,26 +46,6 @@ function ensureSecrets(): void {
   writeFileSync(DEV_VARS, existing + separator + header + added, { mode: 0o600 });
   chmodSync(DEV_VARS, 0o600);
   log(`generated ${missing.join(", ")} in ${DEV_VARS}`);
-}
-
-/**
- * Runs a one-shot wrangler command, quietly unless it fails. stdin is not a
- * TTY and CI=1, so wrangler takes its non-interactive path: `d1 migrations
- * apply` answers its own "continue?" prompt with yes instead of waiting.
- */
-function wrangler(args: string[]): void {
-  const result = spawnSync(process.execPath, [WRANGLER, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (result.status !== 0) {
-    process.stderr.write(`${result.stdout ?? ""}${result.stderr ?? ""}`);
-    throw new Error(
-      `wrangler ${args.slice(0, 3).join(" ")} failed (${result.error?.message ?? `exit ${result.status}`})`,
-    );
-  }
 }
 
 function readSavedCredentials(): DemoCredentials | undefined {

@@ -4,17 +4,16 @@
  * with the real migrations applied and the demo credentials seeded. It can be
  * stopped and started again over the same state, as a restart would.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomSecret } from "../../worker/auth/crypto";
 import { type DemoCredentials, freshCredentials, seedSql } from "../seed";
+import { ROOT, WRANGLER, wranglerSync } from "./wrangler";
 
-export const ROOT = path.resolve(import.meta.dirname, "../..");
-/** wrangler's own entry, run with this Node (22) whatever `node` is on PATH. */
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+export { ROOT };
 
 export interface LocalWorkerOptions {
   /** Reuse this state directory (kept on stop); a fresh temporary one otherwise. */
@@ -35,18 +34,6 @@ export interface LocalWorker {
   restart(): Promise<void>;
   /** Stop and delete a temporary state directory. */
   dispose(): Promise<void>;
-}
-
-export function wranglerSync(args: string[]): void {
-  const result = spawnSync(process.execPath, [WRANGLER, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CI: "1" },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (result.status !== 0) {
-    throw new Error(`wrangler ${args.slice(0, 3).join(" ")} failed:\n${result.stdout}${result.stderr}`);
-  }
 }
 
 export async function freePort(): Promise<number> {
