@@ -5,6 +5,7 @@
  */
 import type { Database } from "../db/client";
 import { artifacts } from "../db/schema";
+import { ApiError } from "../errors/api-error";
 
 export type Artifact = typeof artifacts.$inferSelect;
 
@@ -23,12 +24,19 @@ export async function storeArtifact(
   const r2Key = `u/${input.ownerPrincipalId}/${input.kind}/${id}`;
   const [toR2, toDigest] = input.body.tee();
   const digest = new crypto.DigestStream("SHA-256");
-  const [digestBytes] = await Promise.all([
-    toDigest.pipeTo(digest).then(() => digest.digest),
-    env.MEDIA.put(r2Key, toR2.pipeThrough(new FixedLengthStream(input.sizeBytes)), {
-      httpMetadata: { contentType: input.contentType },
-    }),
-  ]);
+  let digestBytes: ArrayBuffer;
+  try {
+    [digestBytes] = await Promise.all([
+      toDigest.pipeTo(digest).then(() => digest.digest),
+      // FixedLengthStream refuses a body longer or shorter than declared.
+      env.MEDIA.put(r2Key, toR2.pipeThrough(new FixedLengthStream(input.sizeBytes)), {
+        httpMetadata: { contentType: input.contentType },
+      }),
+    ]);
+  } catch {
+    await env.MEDIA.delete(r2Key).catch(() => undefined);
+    throw new ApiError("bad_request", `The body did not match its Content-Length of ${input.sizeBytes} bytes`);
+  }
   const sha256 = [...new Uint8Array(digestBytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
   const [row] = await db
     .insert(artifacts)
