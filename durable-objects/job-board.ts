@@ -18,7 +18,7 @@ import { randomSecret } from "../worker/auth/crypto";
 import { configFrom } from "../worker/config";
 import type { Job, JobOutcome, JobStatus } from "../worker/contracts/agent-protocol";
 import { JOB_TYPES } from "../worker/contracts/job-types";
-import { projectJobEvents } from "../worker/core/jobs/projection";
+import { recordJobEvents, tellRooms } from "../worker/core/jobs/projection";
 import type { AgentRef, BoardJob, JobError, JobEvent } from "../worker/core/jobs/types";
 
 /** A listed job is hidden from other agents this long, so concurrent pollers rarely collide on claims. */
@@ -51,7 +51,14 @@ interface JobRow {
 
 export type Refusal = { ok: false; reason: "not_found" | "state_conflict" | "lock_invalid"; message: string };
 export type Claimed = { ok: true; job: Job };
-export type Lease = { ok: true; lockedUntil: number; taskId: string; job: BoardJob };
+export type Lease = {
+  ok: true;
+  lockedUntil: number;
+  taskId: string;
+  job: BoardJob;
+  /** The holder's first heartbeat of this attempt (tells the TaskRoom the job started). */
+  first?: boolean;
+};
 export type Outcome = { ok: true; outcome: JobOutcome; replay: boolean };
 
 export interface BoardStats {
@@ -67,6 +74,9 @@ export class JobBoard extends DurableObject<Env> {
   private readonly offers = new Map<string, { agentId: string; until: number }>();
   private readonly seenWritten = new Map<string, number>();
   private flushing: Promise<void> | undefined;
+  /** Lock tokens that have heartbeated, and the lease end D1 last heard of per token (memory only: after eviction they start over, harmlessly). */
+  private readonly beaten = new Set<string>();
+  private readonly projectedUntil = new Map<string, number>();
   /** Set when the outbox holds more than claims: flush without coalescing. */
   private urgent = false;
   private coalescing: ReturnType<typeof setTimeout> | undefined;
@@ -82,11 +92,17 @@ export class JobBoard extends DurableObject<Env> {
         start_deadline INTEGER, lock_token TEXT, agent_id TEXT, principal_id INTEGER, locked_until INTEGER,
         outcome TEXT, finished_at INTEGER, created_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
-      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL,
+        recorded INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, principal_id INTEGER NOT NULL,
         capacity_account_id TEXT, last_seen INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
+    const columns = this.sql<{ name: string }>(`PRAGMA table_info(outbox)`).map((column) => column.name);
+    // Boards created before the outbox recorded its D1 step separately.
+    if (!columns.includes("recorded")) {
+      this.ctx.storage.sql.exec(`ALTER TABLE outbox ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0`);
+    }
   }
 
   // ── RPC ────────────────────────────────────────────────────────────────
@@ -121,21 +137,23 @@ export class JobBoard extends DurableObject<Env> {
     return { added: true };
   }
 
-  /** Claimable jobs for this agent, oldest first, skipping jobs just offered to another agent. */
-  list(agent: AgentRef, limit: number, now = Date.now()): Job[] {
+  /**
+   * Claimable jobs for this agent, oldest first. A listed job is offered to the
+   * lister for OFFER_MS and hidden from other agents meanwhile, so concurrent
+   * pollers rarely collide on a claim. An offer is never renewed: once it lapses
+   * the job is visible to all, and its last holder cannot take a new offer on it
+   * for another OFFER_MS, so no agent can keep a job from the others by listing.
+   */
+  list(agent: AgentRef, limit: number, now = Date.now(), reserve = true): Job[] {
     this.seen(agent, now);
     this.expireDue(now);
-    const rows = this.sql<JobRow>(
-      `SELECT * FROM jobs WHERE status = 'pending' AND not_before <= ? ORDER BY created_at, id LIMIT ?`,
-      now,
-      limit + this.offers.size,
-    );
+    this.pruneOffers(now);
     const listed: Job[] = [];
-    for (const row of rows) {
+    for (const row of this.claimableRows(limit + this.offers.size, now)) {
       if (listed.length >= limit) break;
       const offer = this.offers.get(row.id);
       if (offer && offer.agentId !== agent.agentId && offer.until > now) continue;
-      this.offers.set(row.id, { agentId: agent.agentId, until: now + OFFER_MS });
+      if (reserve && !offer) this.offers.set(row.id, { agentId: agent.agentId, until: now + OFFER_MS });
       listed.push(this.render(row));
     }
     return listed;
@@ -149,16 +167,22 @@ export class JobBoard extends DurableObject<Env> {
    */
   async waitForWork(agent: AgentRef, timeoutMs: number, limit: number, now = Date.now()): Promise<Job[]> {
     this.seen(agent, now);
-    if (this.claimableCount(now) === 0) await this.nextWork(timeoutMs, now);
-    return this.list(agent, limit);
+    if (this.list(agent, 1, now, false).length === 0) await this.nextWork(agent, timeoutMs, now);
+    // No offers from a woken poll: its caller may be gone, and would hide the job for nothing.
+    return this.list(agent, limit, Date.now(), false);
   }
 
-  private nextWork(timeoutMs: number, now: number): Promise<void> {
+  /** Sleeps until work may be visible to this agent: an enqueue, a backoff's end, another agent's offer lapsing. */
+  private nextWork(agent: AgentRef, timeoutMs: number, now: number): Promise<void> {
     const nextBackoffEnd = this.sql<{ at: number | null }>(
       `SELECT min(not_before) AS at FROM jobs WHERE status = 'pending' AND not_before > ?`,
       now,
     )[0]?.at;
-    const wait = Math.max(0, Math.min(timeoutMs, nextBackoffEnd ? nextBackoffEnd - now : timeoutMs));
+    const offerEnds = [...this.offers.values()]
+      .filter((offer) => offer.agentId !== agent.agentId && offer.until > now)
+      .map((offer) => offer.until);
+    const next = Math.min(nextBackoffEnd ?? Number.POSITIVE_INFINITY, ...offerEnds);
+    const wait = Math.max(0, Math.min(timeoutMs, next - now));
     return new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -178,6 +202,14 @@ export class JobBoard extends DurableObject<Env> {
     if (row.status !== "pending") return refusal("state_conflict", `Job is ${row.status}, not claimable`);
     if (row.not_before > now) {
       return refusal("state_conflict", `Job is backing off until ${new Date(row.not_before).toISOString()}`);
+    }
+    const held =
+      this.sql<{ n: number }>(
+        `SELECT count(*) AS n FROM jobs WHERE status = 'claimed' AND agent_id = ?`,
+        agent.agentId,
+      )[0]?.n ?? 0;
+    if (held >= agent.maxParallel) {
+      return refusal("state_conflict", `This agent already holds ${held} jobs, its limit (max_parallel_jobs_allowed)`);
     }
     const { JOB_LEASE_S } = configFrom(this.env);
     const token = `${this.nextFence()}.${randomSecret(18)}`;
@@ -216,10 +248,30 @@ export class JobBoard extends DurableObject<Env> {
     this.expireDue(now);
     const held = this.holding(jobId, token);
     if (!held.ok) return held;
-    const lockedUntil = now + configFrom(this.env).JOB_LEASE_S * 1000;
+    const leaseMs = configFrom(this.env).JOB_LEASE_S * 1000;
+    const lockedUntil = now + leaseMs;
+    const { row } = held;
     this.sql(`UPDATE jobs SET locked_until = ? WHERE id = ?`, lockedUntil, jobId);
-    if (held.row.agent_id) this.touchAgent(held.row.agent_id, held.row.principal_id ?? 0, now);
-    return { ok: true, lockedUntil, taskId: held.row.task_id, job: parseJob(held.row) };
+    if (row.agent_id) this.touchAgent(row.agent_id, row.principal_id ?? 0, now);
+    const first = !this.beaten.has(token);
+    this.beaten.add(token);
+    // D1 learns of the longer lease at most once per half lease (the reconciler reads it);
+    // a "claimed" event with the same attempt and a later locked_until says exactly that.
+    const known = this.projectedUntil.get(token) ?? row.locked_until ?? 0;
+    if (row.agent_id && lockedUntil - known > leaseMs / 2) {
+      this.projectedUntil.set(token, lockedUntil);
+      this.emit({
+        type: "claimed",
+        jobId,
+        taskId: row.task_id,
+        at: now,
+        attempt: row.attempts,
+        agentId: row.agent_id,
+        lockedUntil,
+      });
+      this.afterChange(now);
+    }
+    return { ok: true, lockedUntil, taskId: row.task_id, job: parseJob(row), first };
   }
 
   /** The current lease, without extending it (input downloads check this). */
@@ -233,7 +285,7 @@ export class JobBoard extends DurableObject<Env> {
   /** Applied once: the same token again returns the stored outcome; any other token is refused. */
   submit(jobId: string, token: string, result: Record<string, unknown>, now = Date.now()): Outcome | Refusal {
     this.expireDue(now);
-    const replay = this.replay(jobId, token);
+    const replay = this.replay(jobId, token, "submit");
     if (replay) return replay;
     const held = this.holding(jobId, token);
     if (!held.ok) return held;
@@ -247,7 +299,7 @@ export class JobBoard extends DurableObject<Env> {
   /** A retryable failure puts the job back with backoff while attempts remain; otherwise it fails. */
   fail(jobId: string, token: string, error: JobError & { retryable: boolean }, now = Date.now()): Outcome | Refusal {
     this.expireDue(now);
-    const replay = this.replay(jobId, token);
+    const replay = this.replay(jobId, token, "fail");
     if (replay) return replay;
     const held = this.holding(jobId, token);
     if (!held.ok) return held;
@@ -426,10 +478,12 @@ export class JobBoard extends DurableObject<Env> {
   }
 
   /** The stored answer for a repeated submit or fail by the token that made it. */
-  private replay(jobId: string, token: string): Outcome | undefined {
+  private replay(jobId: string, token: string, op: "submit" | "fail"): Outcome | undefined {
     const row = this.row(jobId);
     if (!row || row.status === "claimed" || !row.outcome || !row.lock_token) return undefined;
     if (!sameToken(row.lock_token, token)) return undefined;
+    // Only the call that made the outcome gets it again: a submit never replays a fail's answer.
+    if ((op === "submit") !== (row.status === "completed")) return undefined;
     return { ok: true, outcome: JSON.parse(row.outcome) as JobOutcome, replay: true };
   }
 
@@ -484,25 +538,47 @@ export class JobBoard extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Projects the outbox in seq order, in pages: first to D1 (rows are marked
+   * `recorded`), then to the rooms. A row leaves the outbox once its room has
+   * it; a room that fails keeps only its own task's rows (retried by the
+   * alarm), so it never holds up D1 or other tasks.
+   */
   private async drainOutbox(): Promise<void> {
+    let after = 0;
     for (;;) {
-      const rows = this.sql<{ seq: number; event: string }>(
-        `SELECT seq, event FROM outbox ORDER BY seq LIMIT ?`,
+      const rows = this.sql<{ seq: number; event: string; recorded: number }>(
+        `SELECT seq, event, recorded FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
+        after,
         FLUSH_BATCH,
       );
       if (rows.length === 0) return;
+      after = rows[rows.length - 1]?.seq ?? after;
+      const events = rows.map((row) => ({ ...row, parsed: JSON.parse(row.event) as JobEvent }));
       try {
-        await projectJobEvents(
+        const unrecorded = events.filter((row) => !row.recorded);
+        await recordJobEvents(
           this.env,
-          rows.map((row) => JSON.parse(row.event) as JobEvent),
+          unrecorded.map((row) => row.parsed),
         );
+        for (const row of unrecorded) this.sql(`UPDATE outbox SET recorded = 1 WHERE seq = ?`, row.seq);
       } catch (error) {
-        // The alarm retries; the events stay in the outbox until projected.
+        // The alarm retries; nothing leaves the outbox before D1 has it.
         console.error(JSON.stringify({ level: "warn", board_projection_failed: String(error) }));
         return;
       }
-      const last = rows[rows.length - 1]?.seq ?? 0;
-      this.sql(`DELETE FROM outbox WHERE seq <= ?`, last);
+      const { failedTasks, firstError } = await tellRooms(
+        this.env,
+        events.map((row) => row.parsed),
+      );
+      if (failedTasks.size > 0) {
+        console.error(
+          JSON.stringify({ level: "warn", room_projection_failed: [...failedTasks], error: String(firstError) }),
+        );
+      }
+      for (const row of events) {
+        if (!failedTasks.has(row.parsed.taskId)) this.sql(`DELETE FROM outbox WHERE seq = ?`, row.seq);
+      }
     }
   }
 
@@ -520,18 +596,25 @@ export class JobBoard extends DurableObject<Env> {
     )[0]?.at;
     // Setting the alarm is a storage write: skip it when the time is the one already set.
     const at = next === null || next === undefined ? undefined : Math.max(next, now + 1);
-    if (at !== undefined && at !== this.alarmAt) {
+    // An alarm already set earlier (still ahead) fires first and re-arms: no need to move it.
+    if (at !== undefined && (this.alarmAt === undefined || at < this.alarmAt || this.alarmAt <= now)) {
       this.alarmAt = at;
       void this.ctx.storage.setAlarm(at);
     }
     if (this.sql(`SELECT 1 FROM outbox LIMIT 1`).length > 0) this.scheduleFlush();
   }
 
-  private claimableCount(now: number): number {
-    return (
-      this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'pending' AND not_before <= ?`, now)[0]
-        ?.n ?? 0
+  private claimableRows(limit: number, now: number): JobRow[] {
+    return this.sql<JobRow>(
+      `SELECT * FROM jobs WHERE status = 'pending' AND not_before <= ? ORDER BY created_at, id LIMIT ?`,
+      now,
+      limit,
     );
+  }
+
+  /** Offers live OFFER_MS, then bar their holder from a new one for OFFER_MS more; then they are forgotten. */
+  private pruneOffers(now: number): void {
+    for (const [jobId, offer] of this.offers) if (offer.until + OFFER_MS <= now) this.offers.delete(jobId);
   }
 
   private wakeWaiters(): void {

@@ -133,7 +133,7 @@ export async function makeBridge(capabilities: string[] = ["media.facts@1"]): Pr
     token: agent.token,
     agentId: agent_id,
     principalId: agent.agentId,
-    ref: { agentId: agent_id, principalId: agent.agentId, capacityAccountId: "local" },
+    ref: { agentId: agent_id, principalId: agent.agentId, capacityAccountId: "local", maxParallel: 4 },
     call: (path, json, method) =>
       call(path, {
         bearer: agent.token,

@@ -80,7 +80,9 @@ describe("capabilities", { timeout: 30_000 }, () => {
     expect(await other.list()).toEqual([]);
 
     // An hour later, with the board's clock moved on: still waiting, not failed.
-    const [job] = await loadBoardJobs(db(), [jobId]);
+    const {
+      jobs: [job],
+    } = await loadBoardJobs(db(), [jobId]);
     if (!job) throw new Error("job not in D1");
     expect(await boardOf(jobId).enqueue(job, Date.now() + HOUR_MS)).toEqual({ added: false });
     expect(await jobRecord(jobId)).toMatchObject({ status: "pending", attempts: 0, errorCode: null });

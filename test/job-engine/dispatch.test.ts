@@ -38,7 +38,9 @@ const message = (jobId: string, attempts = 1) => ({
 });
 
 async function boardJob(jobId: string): Promise<BoardJob> {
-  const [job] = await loadBoardJobs(db(), [jobId]);
+  const {
+    jobs: [job],
+  } = await loadBoardJobs(db(), [jobId]);
   if (!job) throw new Error(`no job ${jobId}`);
   return job;
 }
@@ -133,9 +135,12 @@ describe("dispatch hand-offs", { timeout: 30_000 }, () => {
     expect(await boardOf(held).has(held)).toBe(true);
     const heldBefore = await jobRecord(held);
 
-    const batch = createMessageBatch("media-edge-jobs-dlq", [message(lost, 6), message(held, 6)]);
+    const messages = [message(lost, 6), message(held, 6)];
+    const batch = createMessageBatch("media-edge-jobs-dlq", messages);
     await consumeDeadLetters(batch, env);
-    expect((await getQueueResult(batch, createExecutionContext())).ackAll).toBe(true);
+    const result = await getQueueResult(batch, createExecutionContext());
+    expect(result.retryMessages).toEqual([]);
+    expect([...result.explicitAcks].sort()).toEqual(messages.map((m) => m.id).sort());
 
     expect(await jobRecord(held)).toEqual(heldBefore);
     expect(await deadLettersOf(held)).toHaveLength(0);

@@ -15,7 +15,7 @@ import { type Database, database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
 import { boardFor, roomFor } from "./boards";
-import type { BoardInput, BoardJob } from "./types";
+import type { BoardInput, BoardJob, JobEvent } from "./types";
 
 export interface NewJob {
   jobType: string;
@@ -128,34 +128,65 @@ let reconcilerArmed = false;
 /** Once per isolate: make sure the reconciler's alarm is running (it re-arms itself from then on). */
 async function armReconciler(env: Env): Promise<void> {
   if (reconcilerArmed) return;
-  await tryHandOff("reconciler", () => env.RECONCILER.getByName(RECONCILER_NAME).ensureScheduled(), "arm");
-  reconcilerArmed = true;
+  reconcilerArmed = await tryHandOff(
+    "reconciler",
+    () => env.RECONCILER.getByName(RECONCILER_NAME).ensureScheduled(),
+    "arm",
+  );
 }
 
 /** Rebuilds what a board needs from the D1 record (queue consumer, reconciler). */
-export async function loadBoardJobs(db: Database, jobIds: string[]): Promise<BoardJob[]> {
-  if (jobIds.length === 0) return [];
+/**
+ * Rebuilds what a board needs from the D1 record (queue consumer, reconciler).
+ * A job that can no longer run (its type is gone, an input was deleted) comes
+ * back as a `failed` event for the caller to project, never as an exception
+ * that would stall every other job of the batch.
+ */
+export async function loadBoardJobs(
+  db: Database,
+  jobIds: string[],
+): Promise<{ jobs: BoardJob[]; unrunnable: JobEvent[] }> {
+  if (jobIds.length === 0) return { jobs: [], unrunnable: [] };
   const rows = await db
     .select({ job: jobs, task: { ownerPrincipalId: tasks.ownerPrincipalId, startDeadlineAt: tasks.startDeadlineAt } })
     .from(jobs)
     .innerJoin(tasks, eq(tasks.id, jobs.taskId))
     .where(inArray(jobs.id, jobIds));
   const loaded: BoardJob[] = [];
+  const unrunnable: JobEvent[] = [];
   for (const { job, task } of rows) {
-    if (!isJobType(job.jobType)) continue;
-    loaded.push({
-      id: job.id,
-      taskId: job.taskId,
-      jobType: job.jobType,
-      params: job.params,
-      inputs: await resolveInputs(db, job.jobType, job.inputs, task.ownerPrincipalId),
-      attempts: job.attempts,
-      maxAttempts: job.maxAttempts,
-      startDeadlineAt: task.startDeadlineAt?.getTime() ?? null,
-      createdAt: job.createdAt.getTime(),
-    });
+    const fail = (code: string, message: string) =>
+      unrunnable.push({
+        type: "failed",
+        jobId: job.id,
+        taskId: job.taskId,
+        at: Date.now(),
+        attempt: job.attempts,
+        error: { code, message },
+        deadLetter: false,
+      });
+    if (!isJobType(job.jobType)) {
+      fail("unknown_job_type", `No job type ${job.jobType} any more`);
+      continue;
+    }
+    try {
+      loaded.push({
+        id: job.id,
+        taskId: job.taskId,
+        jobType: job.jobType,
+        params: job.params,
+        inputs: await resolveInputs(db, job.jobType, job.inputs, task.ownerPrincipalId),
+        attempts: job.attempts,
+        maxAttempts: job.maxAttempts,
+        startDeadlineAt: task.startDeadlineAt?.getTime() ?? null,
+        createdAt: job.createdAt.getTime(),
+      });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      fail("input_missing", error.message);
+    }
   }
-  return loaded;
+  return { jobs: loaded, unrunnable };
 }
 
 /**
@@ -175,11 +206,13 @@ async function tryHandOff(
   path: "board" | "queue" | "room" | "reconciler",
   send: () => Promise<unknown>,
   id: string,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await send();
+    return true;
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", handoff_failed: path, id, error: String(error) }));
+    return false;
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Projects job transitions, already durable on a JobBoard, to the D1 record
- * and to each task's TaskRoom (all but claims: see below). Every statement is conditional on the row's
- * current status, so replaying an event (a retried outbox flush) changes
- * nothing, and a late event can never reopen a finished job.
+ * Projects job transitions, already durable on a JobBoard, in two steps: to
+ * the D1 record (`recordJobEvents`), then to each task's TaskRoom
+ * (`tellRooms`, all but claims: see below). Every D1 statement is conditional
+ * (on the job's status; the dead-letter audit row on there being none yet), so
+ * replaying an event changes nothing and a late event never reopens a finished job.
  */
 import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -13,7 +14,14 @@ import type { JobEvent } from "./types";
 
 const FINISHED: ("completed" | "failed")[] = ["completed", "failed"];
 
+/** Both steps, for callers without an outbox of their own (the queue consumers). */
 export async function projectJobEvents(env: Env, events: readonly JobEvent[]): Promise<void> {
+  await recordJobEvents(env, events);
+  const { failedTasks, firstError } = await tellRooms(env, events);
+  if (failedTasks.size > 0) throw firstError;
+}
+
+export async function recordJobEvents(env: Env, events: readonly JobEvent[]): Promise<void> {
   if (events.length === 0) return;
   const db = database(env.DB);
   const statements: BatchItem<"sqlite">[] = [];
@@ -85,14 +93,15 @@ export async function projectJobEvents(env: Env, events: readonly JobEvent[]): P
             .where(open),
         );
         if (event.deadLetter) {
+          const details = JSON.stringify({ task_id: event.taskId, attempt: event.attempt, error: event.error });
+          // Insert-select writes every column in table order: id (NULL = next), at, request_id, ip,
+          // principal_id, actor, action, target, success, details — only if no row exists yet.
           statements.push(
-            db.insert(auditEvents).values({
-              actor: "system",
-              action: "job.dead_letter",
-              target: event.jobId,
-              success: false,
-              details: { task_id: event.taskId, attempt: event.attempt, error: event.error },
-            }),
+            db.insert(auditEvents).select(
+              sql`SELECT NULL, ${event.at}, NULL, NULL, NULL, 'system', 'job.dead_letter', ${event.jobId}, 0, ${details}
+                WHERE NOT EXISTS (SELECT 1 FROM ${auditEvents}
+                  WHERE ${auditEvents.action} = 'job.dead_letter' AND ${auditEvents.target} = ${event.jobId})`,
+            ),
           );
         }
         break;
@@ -100,14 +109,40 @@ export async function projectJobEvents(env: Env, events: readonly JobEvent[]): P
   }
   const [first, ...rest] = statements;
   if (first) await db.batch([first, ...rest]);
+}
 
+/**
+ * One call per task with its events in order. Each task's outcome is its own,
+ * so one unreachable room cannot hold up the others: the tasks whose room
+ * failed are returned, for the caller to retry.
+ */
+export async function tellRooms(
+  env: Env,
+  events: readonly JobEvent[],
+): Promise<{ failedTasks: Set<string>; firstError: unknown }> {
   const byTask = new Map<string, JobEvent[]>();
   for (const event of events) {
     // Claims are not sent: a room call per claim would double a claim's cost. The room (and so
-    // the task row it owns) hears of a claim from the holder's first heartbeat, which a bridge
-    // sends as the job starts, or at the latest from the job's outcome.
-    if (event.type === "claimed") continue;
+    // the task row it owns) hears of a claim from the holder's first heartbeat, or at the
+    // latest from the job's outcome.
+    if (!forRoom(event)) continue;
     byTask.set(event.taskId, [...(byTask.get(event.taskId) ?? []), event]);
   }
-  await Promise.all([...byTask].map(([taskId, taskEvents]) => roomFor(env, taskId).applyJobEvents(taskId, taskEvents)));
+  const tasks = [...byTask];
+  const results = await Promise.allSettled(
+    tasks.map(([taskId, taskEvents]) => roomFor(env, taskId).applyJobEvents(taskId, taskEvents)),
+  );
+  const failedTasks = new Set<string>();
+  let firstError: unknown;
+  results.forEach((result, index) => {
+    if (result.status === "fulfilled") return;
+    failedTasks.add(tasks[index]?.[0] ?? "");
+    firstError ??= result.reason;
+  });
+  return { failedTasks, firstError };
+}
+
+/** The events a TaskRoom is told of. */
+export function forRoom(event: JobEvent): boolean {
+  return event.type !== "claimed";
 }

@@ -10,10 +10,23 @@ import { jobs } from "../../db/schema";
 import { boardFor } from "./boards";
 import { type HandOff, handOff, jobMessageSchema, loadBoardJobs, markBoarded } from "./dispatch";
 import { projectJobEvents } from "./projection";
+import type { JobEvent } from "./types";
 
 /** Redelivery waits grow with each attempt, capped at a minute. */
 function retryDelaySeconds(attempts: number): number {
   return Math.min(60, 2 ** Math.max(0, attempts - 1));
+}
+
+function parsed(batch: MessageBatch<unknown>): { message: Message<unknown>; jobId: string }[] {
+  return batch.messages.flatMap((message) => {
+    const body = jobMessageSchema.safeParse(message.body);
+    if (!body.success) {
+      console.error(JSON.stringify({ level: "warn", queue_message_invalid: message.id }));
+      message.ack();
+      return [];
+    }
+    return [{ message, jobId: body.data.job_id }];
+  });
 }
 
 export async function consumeJobs(
@@ -22,15 +35,7 @@ export async function consumeJobs(
   via: Pick<HandOff, "toBoard"> = handOff,
 ): Promise<void> {
   const db = database(env.DB);
-  const valid = batch.messages.flatMap((message) => {
-    const parsed = jobMessageSchema.safeParse(message.body);
-    if (!parsed.success) {
-      console.error(JSON.stringify({ level: "warn", queue_message_invalid: message.id }));
-      message.ack();
-      return [];
-    }
-    return [{ message, jobId: parsed.data.job_id }];
-  });
+  const valid = parsed(batch);
   const rows = valid.length
     ? await db
         .select({ id: jobs.id, status: jobs.status, boardedAt: jobs.boardedAt })
@@ -43,7 +48,10 @@ export async function consumeJobs(
         )
     : [];
   const needed = rows.filter((row) => row.status === "pending" && row.boardedAt === null).map((row) => row.id);
-  const boardJobs = new Map((await loadBoardJobs(db, needed)).map((job) => [job.id, job]));
+  const loaded = await loadBoardJobs(db, needed);
+  // A job that can no longer run fails with its reason instead of stalling the batch.
+  await projectJobEvents(env, loaded.unrunnable);
+  const boardJobs = new Map(loaded.jobs.map((job) => [job.id, job]));
   // One message at a time: a consumer dying half-way leaves the rest unacknowledged, to be redelivered.
   const boarded: string[] = [];
   for (const { message, jobId } of valid) {
@@ -66,16 +74,15 @@ export async function consumeJobs(
 
 /**
  * Messages that kept failing: the job could not be handed to its board. If its
- * board still does not hold it (or cannot be asked), it fails with a clear
- * error, its task with it, and the audit log records the dead letter.
+ * board does not hold it, it fails with `dispatch_failed`, its task with it,
+ * and the audit log records the dead letter. A board that cannot be asked is
+ * asked again later (retry), never assumed empty. A job already failed this
+ * way is projected again, so its room hears of it even if it missed it before.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
-  const ids = batch.messages.flatMap((message) => {
-    const parsed = jobMessageSchema.safeParse(message.body);
-    return parsed.success ? [parsed.data.job_id] : [];
-  });
-  const rows = ids.length
+  const valid = parsed(batch);
+  const rows = valid.length
     ? await db
         .select({
           id: jobs.id,
@@ -83,32 +90,46 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
           status: jobs.status,
           jobType: jobs.jobType,
           attempts: jobs.attempts,
+          errorCode: jobs.errorCode,
         })
         .from(jobs)
-        .where(inArray(jobs.id, ids))
+        .where(
+          inArray(
+            jobs.id,
+            valid.map((entry) => entry.jobId),
+          ),
+        )
     : [];
-  const stranded = [];
-  for (const row of rows) {
-    if (row.status !== "pending") continue;
-    const held = isJobType(row.jobType)
-      ? await boardFor(env, row.jobType, row.id)
-          .has(row.id)
-          .catch(() => false)
-      : false;
-    if (!held) stranded.push(row);
+  for (const { message, jobId } of valid) {
+    const row = rows.find((candidate) => candidate.id === jobId);
+    const stranded = row?.status === "pending" || (row?.status === "failed" && row.errorCode === "dispatch_failed");
+    if (!row || !stranded) {
+      message.ack();
+      continue;
+    }
+    try {
+      if (
+        row.status === "pending" &&
+        isJobType(row.jobType) &&
+        (await boardFor(env, row.jobType, row.id).has(row.id))
+      ) {
+        message.ack();
+        continue;
+      }
+      const event: JobEvent = {
+        type: "failed",
+        jobId: row.id,
+        taskId: row.taskId,
+        at: Date.now(),
+        attempt: row.attempts,
+        error: { code: "dispatch_failed", message: "The job could not be handed to a job board after repeated tries" },
+        deadLetter: true,
+      };
+      await projectJobEvents(env, [event]);
+      message.ack();
+    } catch (error) {
+      console.error(JSON.stringify({ level: "warn", dead_letter_retry: jobId, error: String(error) }));
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
   }
-  await projectJobEvents(
-    env,
-    stranded.map((row) => ({
-      type: "failed" as const,
-      jobId: row.id,
-      taskId: row.taskId,
-      taskJobIds: [],
-      at: Date.now(),
-      attempt: row.attempts,
-      error: { code: "dispatch_failed", message: "The job could not be handed to a job board after repeated tries" },
-      deadLetter: true,
-    })),
-  );
-  batch.ackAll();
 }

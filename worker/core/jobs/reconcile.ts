@@ -9,11 +9,14 @@ import { configFrom } from "../../config";
 import { database } from "../../db/client";
 import { jobs } from "../../db/schema";
 import { type HandOff, handOff, loadBoardJobs, markBoarded } from "./dispatch";
+import { projectJobEvents } from "./projection";
 
 const SWEEP_LIMIT = 100;
 
 export interface SweepReport {
+  /** Jobs a board did not hold and now does. */
   reboarded: string[];
+  /** Jobs that could not be handed over (retried next sweep) or can no longer run (failed). */
   failed: string[];
 }
 
@@ -36,21 +39,27 @@ export async function sweep(env: Env, now = Date.now(), via: Pick<HandOff, "toBo
       .limit(SWEEP_LIMIT),
   ]);
   const report: SweepReport = { reboarded: [], failed: [] };
-  const boardJobs = await loadBoardJobs(
+  const loaded = await loadBoardJobs(
     db,
     [...unboarded, ...stale].map((row) => row.id),
   );
+  // A job that can no longer run fails with its reason; it must not block the sweep for good.
+  await projectJobEvents(env, loaded.unrunnable);
+  report.failed.push(...loaded.unrunnable.map((event) => event.jobId));
+  const confirmed: string[] = [];
   await Promise.all(
-    boardJobs.map(async (job) => {
+    loaded.jobs.map(async (job) => {
       try {
-        await via.toBoard(env, job);
-        report.reboarded.push(job.id);
+        const result = (await via.toBoard(env, job)) as { added?: boolean } | undefined;
+        confirmed.push(job.id);
+        // A board that already held the job (and has now expired its lease if due) repaired nothing.
+        if (result?.added !== false) report.reboarded.push(job.id);
       } catch (error) {
         report.failed.push(job.id);
         console.error(JSON.stringify({ level: "warn", reconcile_failed: job.id, error: String(error) }));
       }
     }),
   );
-  await markBoarded(db, report.reboarded, now);
+  await markBoarded(db, confirmed, now);
   return report;
 }

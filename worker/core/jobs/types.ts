@@ -31,6 +31,8 @@ export interface AgentRef {
   agentId: string;
   principalId: number;
   capacityAccountId: string | null;
+  /** Jobs this agent may hold at once on one board (server_policy.max_parallel_jobs_allowed). */
+  maxParallel: number;
 }
 
 export interface JobError {

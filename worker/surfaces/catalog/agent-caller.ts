@@ -2,6 +2,7 @@
  * What the agent routes need to know about the calling bridge: its
  * registration (capabilities) and the reference boards record it under.
  */
+import { configFrom } from "../../config";
 import { AGENT_ID_HEADER } from "../../contracts/agent-protocol";
 import { type JobType, runnableJobTypes } from "../../contracts/job-types";
 import { findRegistration, type Registration } from "../../core/agents";
@@ -34,6 +35,7 @@ export async function agentOf(c: AppContext): Promise<AgentCaller> {
       agentId: registration.id,
       principalId: caller.principal.id,
       capacityAccountId: caller.principal.capacityAccountId,
+      maxParallel: Math.min(configFrom(c.env).AGENT_MAX_PARALLEL_JOBS, registration.maxParallelJobs),
     },
     jobTypes: runnableJobTypes(registration.capabilities),
   };

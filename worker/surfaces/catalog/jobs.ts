@@ -143,7 +143,10 @@ jobRoutes.openapi(
     const home = await homeOf(c, job_id);
     const lease = await boardFor(c.env, home.jobType, job_id).heartbeat(job_id, lockTokenOf(body.lock_token));
     if (!lease.ok) throw refusalError(lease);
-    if (body.progress !== undefined || body.stage !== undefined || body.message !== undefined) {
+    // The room hears of the claim from the first heartbeat (contract 003's body is only the
+    // token), and of progress whenever a heartbeat carries some.
+    const carriesProgress = body.progress !== undefined || body.stage !== undefined || body.message !== undefined;
+    if (lease.first || carriesProgress) {
       try {
         await roomFor(c.env, home.taskId).progress(home.taskId, job_id, body);
       } catch (error) {
