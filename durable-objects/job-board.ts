@@ -56,6 +56,8 @@ export type Lease = {
   lockedUntil: number;
   taskId: string;
   job: BoardJob;
+  /** The attempt the lease belongs to: the TaskRoom ignores a heartbeat from one that has since ended. */
+  attempt: number;
   /** The holder's first heartbeat of this attempt (tells the TaskRoom the job started). */
   first?: boolean;
 };
@@ -271,7 +273,7 @@ export class JobBoard extends DurableObject<Env> {
       });
       this.afterChange(now);
     }
-    return { ok: true, lockedUntil, taskId: row.task_id, job: parseJob(row), first };
+    return { ok: true, lockedUntil, taskId: row.task_id, job: parseJob(row), attempt: row.attempts, first };
   }
 
   /** The current lease, without extending it (input downloads check this). */
@@ -279,7 +281,14 @@ export class JobBoard extends DurableObject<Env> {
     this.expireDue(now);
     const held = this.holding(jobId, token);
     if (!held.ok) return held;
-    return { ok: true, lockedUntil: held.row.locked_until ?? now, taskId: held.row.task_id, job: parseJob(held.row) };
+    const { row } = held;
+    return {
+      ok: true,
+      lockedUntil: row.locked_until ?? now,
+      taskId: row.task_id,
+      job: parseJob(row),
+      attempt: row.attempts,
+    };
   }
 
   /** Applied once: the same token again returns the stored outcome; any other token is refused. */

@@ -46,12 +46,23 @@ interface JobState {
   stage: string | null;
   message: string | null;
   error: string | null;
+  /** The latest attempt the room has heard of (0: never claimed). */
+  attempt: number;
   updated_at: number;
   [key: string]: SqlStorageValue;
 }
 
+interface JobTransition {
+  status: JobStatus;
+  progress: number;
+  stage: string | null;
+  message: string | null;
+  error: JobError | null;
+}
+
 const BACKLOG_LIMIT = 1000;
 const FINISHED_JOB: readonly JobStatus[] = ["completed", "failed"];
+const RESERVED_CLOSE_CODES: readonly number[] = [1005, 1006, 1015];
 
 export class TaskRoom extends DurableObject<Env> {
   private readonly waiters = new Set<() => void>();
@@ -60,10 +71,15 @@ export class TaskRoom extends DurableObject<Env> {
     super(ctx, env);
     this.ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, progress REAL NOT NULL,
-        stage TEXT, message TEXT, error TEXT, updated_at INTEGER NOT NULL);
+        stage TEXT, message TEXT, error TEXT, attempt INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
+    const columns = this.sql<{ name: string }>(`PRAGMA table_info(jobs)`).map((column) => column.name);
+    // Rooms created before they tracked attempts (their jobs start at 0: any attempt is news to them).
+    if (!columns.includes("attempt")) {
+      this.ctx.storage.sql.exec(`ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0`);
+    }
     // Keep-alives are answered without waking the object.
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
@@ -87,64 +103,62 @@ export class TaskRoom extends DurableObject<Env> {
     return this.state(taskId);
   }
 
-  /** Job transitions from the board's outbox; a replayed or late event for a finished job is ignored. */
+  /**
+   * Job transitions from the board's outbox. A replayed or late event is ignored: any event for
+   * a finished job, and a claim or requeue of an attempt that already ended or was superseded
+   * (a later attempt's heartbeat can overtake it). Results and failures are the board's verdict,
+   * whichever attempt they name.
+   */
   async applyJobEvents(taskId: string, events: readonly JobEvent[]): Promise<TaskState> {
     await this.load(taskId);
     const appended: TaskEvent[] = [];
     for (const event of events) {
       const job = this.job(event.jobId);
       if (job && FINISHED_JOB.includes(job.status)) continue;
-      const next = transition(event);
-      this.sql(
-        `INSERT INTO jobs (id, status, progress, stage, message, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
-           stage = excluded.stage, message = excluded.message, error = excluded.error, updated_at = excluded.updated_at`,
-        event.jobId,
-        next.status,
-        next.progress,
-        next.stage,
-        next.message,
-        next.error ? JSON.stringify(next.error) : null,
-        event.at,
-      );
-      appended.push(this.append(taskId, "status", event.jobId, next.status, next.message, next.error));
+      const verdict = event.type === "completed" || event.type === "failed";
+      if (job && !verdict && ended(job, event.attempt)) continue;
+      const error = "error" in event ? event.error : null;
+      appended.push(this.record(taskId, event.jobId, event.attempt, transition(event.type, error), event.at));
     }
-    await this.project(taskId);
+    // Watchers hear first: the events are durable here already, so a D1 failure below must not
+    // hold them back. It still throws, and the board's outbox retries (the events above are then
+    // ignored as replays, and only the projection is redone).
     this.broadcast(appended);
+    await this.project(taskId);
     return this.state(taskId);
   }
 
   /**
-   * A heartbeat's progress for a job its holder still runs. The board checked
+   * A heartbeat of `attempt`, for a job its holder still runs: the board checked
    * the lease before forwarding it. Claims reach the room this way: the first
-   * heartbeat of a job the room still has pending records it as started.
+   * heartbeat of an attempt the room has not seen start records it as started.
    */
-  async progress(taskId: string, jobId: string, update: Progress): Promise<void> {
+  async progress(taskId: string, jobId: string, attempt: number, update: Progress): Promise<void> {
     await this.load(taskId);
     const job = this.job(jobId);
-    // A finished job's late tick is dropped; an unknown job is not this task's.
-    if (!job || FINISHED_JOB.includes(job.status)) return;
+    // A finished job's late tick is dropped, and so is one from an attempt since requeued or
+    // superseded (it passed the board just before its lease lapsed); an unknown job is not this task's.
+    if (!job || FINISHED_JOB.includes(job.status) || ended(job, attempt)) return;
     const events: TaskEvent[] = [];
     const now = Date.now();
-    if (job.status !== "claimed") {
+    const starts = job.status !== "claimed" || attempt > job.attempt;
+    if (starts) events.push(this.record(taskId, jobId, attempt, transition("claimed", null), now));
+    // A heartbeat that only keeps the lease (as the first one may) is no progress to report.
+    if (update.progress !== undefined || update.stage !== undefined || update.message !== undefined) {
+      const before = starts ? { progress: 0, stage: "started" } : job;
       this.sql(
-        `UPDATE jobs SET status = 'claimed', progress = 0, stage = 'started', message = NULL WHERE id = ?`,
+        `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
+        update.progress ?? before.progress,
+        update.stage ?? before.stage,
+        update.message ?? null,
+        now,
         jobId,
       );
-      events.push(this.append(taskId, "status", jobId, "claimed", null, null));
+      events.push(this.append(taskId, "progress", jobId, "claimed", update.message ?? null, null));
     }
-    const stage = update.stage ?? (job.status === "claimed" ? job.stage : "started");
-    this.sql(
-      `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
-      update.progress ?? (job.status === "claimed" ? job.progress : 0),
-      stage,
-      update.message ?? null,
-      now,
-      jobId,
-    );
-    events.push(this.append(taskId, "progress", jobId, "claimed", update.message ?? null, null));
-    await this.project(taskId);
+    // As in applyJobEvents: watchers first, then D1.
     this.broadcast(events);
+    await this.project(taskId);
   }
 
   state(taskId: string): TaskState {
@@ -185,34 +199,43 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   override webSocketClose(ws: WebSocket, code: number): void {
-    ws.close(code === 1005 ? 1000 : code, "closing");
+    // 1005 (no code), 1006 (dropped) and 1015 (TLS) only report a close: sending one throws.
+    ws.close(RESERVED_CLOSE_CODES.includes(code) ? 1000 : code, "closing");
   }
 
   // ── internals ──────────────────────────────────────────────────────────
 
-  /** A room not opened at dispatch (its opening failed): learn the task's jobs from D1, once. */
+  /**
+   * A room not opened at dispatch (its opening failed): learn the task's jobs from D1, once.
+   * The board projects a job to D1 before telling the room, so a job may arrive here already
+   * claimed, requeued or finished: it is opened as at dispatch, then each job that moved gets
+   * the status event its transition would have made, so a watcher from seq 0 sees the same story.
+   */
   private async load(taskId: string): Promise<void> {
     if (this.meta("task_id")) return;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.meta("task_id")) return;
-      // The board projects a job to D1 before telling the room, so a finished job arrives here
-      // already finished: take its error too, or the task would fail without one.
       const rows = await database(this.env.DB)
-        .select({ id: jobs.id, status: jobs.status, errorCode: jobs.errorCode, errorMessage: jobs.errorMessage })
+        .select({
+          id: jobs.id,
+          status: jobs.status,
+          attempts: jobs.attempts,
+          errorCode: jobs.errorCode,
+          errorMessage: jobs.errorMessage,
+        })
         .from(jobs)
         .where(eq(jobs.taskId, taskId));
+      this.open(
+        taskId,
+        rows.map((row) => row.id),
+      );
       for (const row of rows) {
-        const error = row.errorCode ? JSON.stringify({ code: row.errorCode, message: row.errorMessage ?? "" }) : null;
-        this.sql(
-          `INSERT OR IGNORE INTO jobs (id, status, progress, error, updated_at) VALUES (?, ?, ?, ?, ?)`,
-          row.id,
-          row.status,
-          row.status === "completed" ? 1 : 0,
-          row.status === "failed" ? error : null,
-          Date.now(),
-        );
+        // A pending job with attempts used was requeued; one without has not moved.
+        const type = row.status === "pending" ? (row.attempts > 0 ? "requeued" : null) : row.status;
+        if (!type) continue;
+        const error = row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null;
+        this.record(taskId, row.id, row.attempts, transition(type, error), Date.now());
       }
-      this.setMeta("task_id", taskId);
     });
   }
 
@@ -260,6 +283,25 @@ export class TaskRoom extends DurableObject<Env> {
       })
       .where(and(eq(tasks.id, taskId), notInArray(tasks.status, ["done", "failed"])));
     this.setMeta("projected", signature);
+  }
+
+  /** Sets a job's state (its attempt only ever grows) and appends the status event saying so. */
+  private record(taskId: string, jobId: string, attempt: number, next: JobTransition, at: number): TaskEvent {
+    this.sql(
+      `INSERT INTO jobs (id, status, progress, stage, message, error, attempt, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
+         stage = excluded.stage, message = excluded.message, error = excluded.error,
+         attempt = max(attempt, excluded.attempt), updated_at = excluded.updated_at`,
+      jobId,
+      next.status,
+      next.progress,
+      next.stage,
+      next.message,
+      next.error ? JSON.stringify(next.error) : null,
+      attempt,
+      at,
+    );
+    return this.append(taskId, "status", jobId, next.status, next.message, next.error);
   }
 
   private append(
@@ -340,14 +382,17 @@ export class TaskRoom extends DurableObject<Env> {
   }
 }
 
-function transition(event: JobEvent): {
-  status: JobStatus;
-  progress: number;
-  stage: string | null;
-  message: string | null;
-  error: JobError | null;
-} {
-  switch (event.type) {
+/**
+ * Whether `attempt` is over as far as the room knows: a later one has been heard of, or this one
+ * was requeued (a pending job's attempt is the last one that ended; 0 when none has started).
+ */
+function ended(job: JobState, attempt: number): boolean {
+  return attempt < job.attempt || (attempt === job.attempt && job.status === "pending");
+}
+
+/** A job's state after a transition; `error` is the requeue's or failure's (D1 may lack one). */
+function transition(type: JobEvent["type"], error: JobError | null): JobTransition {
+  switch (type) {
     case "claimed":
       return { status: "claimed", progress: 0, stage: "started", message: null, error: null };
     case "requeued":
@@ -355,12 +400,14 @@ function transition(event: JobEvent): {
         status: "pending",
         progress: 0,
         stage: null,
-        message: `Retrying after: ${event.error.message}`,
+        message: `Retrying after: ${error?.message ?? "a failed attempt"}`,
         error: null,
       };
     case "completed":
       return { status: "completed", progress: 1, stage: "done", message: null, error: null };
-    case "failed":
-      return { status: "failed", progress: 0, stage: "failed", message: event.error.message, error: event.error };
+    case "failed": {
+      const failure = error ?? { code: "failed", message: "Job failed" };
+      return { status: "failed", progress: 0, stage: "failed", message: failure.message, error: failure };
+    }
   }
 }

@@ -36,6 +36,17 @@ export type Registration = typeof agentRegistrations.$inferSelect;
 
 /** Registrations never change once written (a bridge re-registers under a new id), so caching them is safe. */
 const registrationCache = new Map<string, Registration>();
+/** Bridges come and go (each start is a new registration): the cache keeps the latest this many. */
+const REGISTRATION_CACHE_LIMIT = 1000;
+
+/** A Map keeps insertion order, so its first key is the oldest entry. */
+function cacheRegistration(row: Registration): void {
+  if (registrationCache.size >= REGISTRATION_CACHE_LIMIT) {
+    const oldest = registrationCache.keys().next();
+    if (!oldest.done) registrationCache.delete(oldest.value);
+  }
+  registrationCache.set(row.id, row);
+}
 
 /** Contract 003 POST /agents/register: one row per bridge process start. */
 export async function registerBridge(db: Database, principalId: number, input: RegisterAgent): Promise<Registration> {
@@ -52,7 +63,7 @@ export async function registerBridge(db: Database, principalId: number, input: R
     })
     .returning();
   if (!row) throw new Error("registration insert returned no row");
-  registrationCache.set(row.id, row);
+  cacheRegistration(row);
   return row;
 }
 
@@ -73,7 +84,7 @@ export async function findRegistration(
       .from(agentRegistrations)
       .where(and(eq(agentRegistrations.id, agentId), eq(agentRegistrations.principalId, principalId)))
       .limit(1);
-    if (row) registrationCache.set(row.id, row);
+    if (row) cacheRegistration(row);
     return row;
   }
   const [latest] = await db
