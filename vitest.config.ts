@@ -21,6 +21,9 @@ export default defineConfig(async () => {
             // Retries become claimable at once, so retry tests wait on events, not on backoff.
             JOB_BACKOFF_BASE_MS: "1",
             JOB_BACKOFF_MAX_MS: "5",
+            // The smallest part R2 multipart allows, and a cap a test can exceed without sending bytes.
+            UPLOAD_PART_BYTES: String(5 * 1024 * 1024),
+            UPLOAD_MAX_BYTES: String(64 * 1024 * 1024),
           },
         },
       }),

@@ -1,11 +1,13 @@
 /**
- * Reconciler: one object whose alarm runs the repair sweep every
- * RECONCILE_INTERVAL_S. Alarms fire locally too, unlike cron triggers; the
- * first dispatch in each isolate makes sure the alarm is armed.
+ * Reconciler: the maintenance alarm. Every RECONCILE_INTERVAL_S it repairs
+ * jobs (worker/core/jobs/reconcile.ts) and deletes expired media
+ * (worker/core/media/expiry.ts). Alarms fire locally too, unlike cron
+ * triggers; worker/core/maintenance.ts arms it once per isolate.
  */
 import { DurableObject } from "cloudflare:workers";
 import { configFrom } from "../worker/config";
 import { type SweepReport, sweep } from "../worker/core/jobs/reconcile";
+import { type MediaSweepReport, sweepMedia } from "../worker/core/media/expiry";
 
 export const RECONCILER_NAME = "global";
 
@@ -14,16 +16,33 @@ export class Reconciler extends DurableObject<Env> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.schedule();
   }
 
-  /** Runs a sweep now (operators and tests); the periodic one keeps its schedule. */
+  /** Runs the job sweep now (operators and tests); the periodic one keeps its schedule. */
   sweepNow(now = Date.now()): Promise<SweepReport> {
     return sweep(this.env, now);
   }
 
+  /** Runs the media sweep now (operators and tests). */
+  sweepMediaNow(now = Date.now()): Promise<MediaSweepReport> {
+    return sweepMedia(this.env, now);
+  }
+
   override async alarm(): Promise<void> {
     try {
-      const report = await sweep(this.env);
-      if (report.reboarded.length || report.failed.length) {
-        console.log(JSON.stringify({ level: "info", reconciled: report }));
+      // Each sweep on its own: a failing one must not starve the other.
+      const [jobs, media] = await Promise.allSettled([sweep(this.env), sweepMedia(this.env)]);
+      for (const [name, result] of [
+        ["jobs", jobs],
+        ["media", media],
+      ] as const) {
+        if (result.status === "rejected") {
+          console.error(JSON.stringify({ level: "error", sweep_failed: name, error: String(result.reason) }));
+        }
+      }
+      if (jobs.status === "fulfilled" && (jobs.value.reboarded.length || jobs.value.failed.length)) {
+        console.log(JSON.stringify({ level: "info", reconciled: jobs.value }));
+      }
+      if (media.status === "fulfilled" && (media.value.deleted.length || media.value.abortedUploads.length)) {
+        console.log(JSON.stringify({ level: "info", media_expired: media.value }));
       }
     } finally {
       await this.schedule();

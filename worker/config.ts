@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 
+const MiB = 1024 * 1024;
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 /** "120/60" → 120 requests per 60 seconds, refilled continuously. */
@@ -91,7 +92,37 @@ const configSchema = z.object({
   BENCH_ROUTES: z.enum(["on", "off"]).default("off"),
   /** Largest input an operator may upload through POST /admin/artifacts (the upload API takes more). */
   ADMIN_ARTIFACT_MAX_BYTES: positiveInt(100 * 1024 * 1024),
+  /** Chunked uploads: every part but the last is exactly this size (R2 multipart needs ≥ 5 MiB). */
+  UPLOAD_PART_BYTES: positiveInt(8 * MiB).pipe(
+    z
+      .number()
+      .min(5 * MiB)
+      .max(100 * MiB),
+  ),
+  /** Largest object one upload may declare; more is a 413 at init, before any byte is sent. */
+  UPLOAD_MAX_BYTES: positiveInt(5 * 1024 * MiB),
+  /** An upload not completed within this is aborted and its parts deleted. */
+  UPLOAD_TTL_S: positiveInt(24 * 3600),
+  /** How long stored media lives, per surface ("000", "003", "admin", …) with a default; reads after answer 410. */
+  MEDIA_TTL_S: z
+    .string()
+    .default("{}")
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "MEDIA_TTL_S is not JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.number().int().positive()))
+    .transform((ttl): Record<string, number> & { default: number } => ({ default: 7 * 24 * 3600, ...ttl })),
 });
+
+/** Seconds stored media of `surface` lives. */
+export function mediaTtlSeconds(config: Config, surface: string): number {
+  return config.MEDIA_TTL_S[surface] ?? config.MEDIA_TTL_S.default;
+}
 
 export type Config = z.output<typeof configSchema>;
 

@@ -19,6 +19,15 @@ import {
   registeredAgentSchema,
   type Submit,
 } from "../../worker/contracts/agent-protocol";
+import {
+  type ArtifactView,
+  artifactSchema,
+  type InitUploadBody,
+  PART_SHA256_HEADER,
+  type UploadView,
+  uploadedPartSchema,
+  uploadSchema,
+} from "../../worker/contracts/uploads";
 import { ApiError, FatalError, JobError, NetworkError, ProtocolError } from "./errors";
 import { abortReason } from "./retry";
 
@@ -47,6 +56,8 @@ export interface ClientOptions {
 interface CallOptions {
   method?: "GET" | "POST";
   body?: unknown;
+  /** Raw bytes instead of a JSON body. */
+  bytes?: Uint8Array;
   signal?: AbortSignal | undefined;
   timeoutMs?: number;
   headers?: Record<string, string>;
@@ -134,6 +145,52 @@ export class AgentClient {
     return parseBody(response, jobOutcomeSchema, "fail");
   }
 
+  /** Opens an upload of one of the job's outputs (the chunked upload API). */
+  async initOutput(
+    jobId: string,
+    body: InitUploadBody & { kind: string; lock_token: string },
+    signal?: AbortSignal,
+  ): Promise<UploadView> {
+    const response = await this.call(`/api/v1/jobs/${jobId}/outputs/init`, { method: "POST", body, signal });
+    return parseBody(response, uploadSchema, "output init");
+  }
+
+  /** One part's bytes; the Worker refuses it unless its length and SHA-256 are right. */
+  async putOutputPart(
+    jobId: string,
+    part: { uploadId: string; number: number; bytes: Uint8Array; sha256: string; lockToken: string },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const query = `upload_id=${part.uploadId}&part_number=${part.number}`;
+    const response = await this.call(`/api/v1/jobs/${jobId}/outputs/part?${query}`, {
+      method: "POST",
+      bytes: part.bytes,
+      signal,
+      timeoutMs: 120_000,
+      headers: {
+        [LOCK_TOKEN_HEADER]: part.lockToken,
+        [PART_SHA256_HEADER]: part.sha256,
+        "content-type": "application/octet-stream",
+      },
+    });
+    await parseBody(response, uploadedPartSchema, "output part");
+  }
+
+  async completeOutput(
+    jobId: string,
+    body: { upload_id: string; lock_token: string },
+    signal?: AbortSignal,
+  ): Promise<ArtifactView> {
+    // Completion reads the whole object back to verify it: allow for large files.
+    const response = await this.call(`/api/v1/jobs/${jobId}/outputs/complete`, {
+      method: "POST",
+      body,
+      signal,
+      timeoutMs: 300_000,
+    });
+    return parseBody(response, artifactSchema, "output complete");
+  }
+
   /**
    * Opens an input for streaming. Input URLs are same-origin paths; one that
    * resolves to another origin is refused so the token never leaves the Worker.
@@ -170,7 +227,7 @@ export class AgentClient {
       response = await fetch(`${this.options.baseUrl}${path}`, {
         method: options.method ?? "GET",
         headers,
-        body: options.body === undefined ? null : JSON.stringify(options.body),
+        body: options.bytes ?? (options.body === undefined ? null : JSON.stringify(options.body)),
         signal: signals.length > 0 ? AbortSignal.any(signals) : null,
       });
     } catch (error) {

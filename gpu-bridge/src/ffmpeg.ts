@@ -21,6 +21,8 @@ export interface ToolOptions {
   timeoutMs?: number;
   /** Output kept per stream; the rest is dropped (ffmpeg can log without end). */
   maxOutputBytes?: number;
+  /** Each chunk of stdout as it arrives (e.g. ffmpeg's `-progress` lines). */
+  onStdout?: (text: string) => void;
   /** For tests and diagnostics: the child, once spawned. */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -43,6 +45,10 @@ export function runTool(command: string, args: readonly string[], options: ToolO
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     options.onSpawn?.(child);
+    if (options.onStdout) {
+      const onStdout = options.onStdout;
+      child.stdout.on("data", (chunk: Buffer) => onStdout(chunk.toString("utf8")));
+    }
     const stdout = collect(child.stdout, maxOutputBytes);
     const stderr = collect(child.stderr, maxOutputBytes);
     let stopReason: unknown;

@@ -8,17 +8,18 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { type Fail, type ProcessingResult, processingResultSchema } from "../../worker/contracts/agent-protocol";
-import { JOB_TYPES } from "../../worker/contracts/job-types";
+import { inputNameProblems, JOB_TYPES, type OutputSpec } from "../../worker/contracts/job-types";
 import type { AgentClient, ClaimedJob } from "./client";
 import type { Fault } from "./config";
 import { downloadInput } from "./download";
 import { ApiError, errorMessage, FatalError, isLeaseLost, JobError, LeaseLostError, ShutdownError } from "./errors";
 import { classifyFailure } from "./failure";
-import type { Handler, HandlerResult, InputFile } from "./handlers/types";
+import type { Handler, HandlerResult, InputFile, OutputFile } from "./handlers/types";
 import { HeartbeatLoop } from "./heartbeat";
 import type { Fields, Level, Logger } from "./log";
 import { ProgressTracker } from "./progress";
 import { type Backoff, retrying, sleep } from "./retry";
+import { uploadOutput } from "./upload";
 
 /** Overall progress: downloading fills 0–0.3, the handler 0.3–0.9, submitting is 0.95. */
 const DOWNLOAD_END = 0.3;
@@ -129,9 +130,50 @@ export class JobRun {
         tracker.update({ progress, stage, ...(message === undefined ? {} : { message }) });
       },
     });
-    const result = validateResult(job.job_type, await untilAborted(running, signal));
+    const raw = await untilAborted(running, signal);
+    // Checked before uploading: a result the Worker would refuse is not worth sending bytes for.
+    const result = validateResult(job.job_type, raw);
+    result.derived_manifest = await this.upload(raw.outputs ?? [], tracker, signal);
     if (this.deps.fault?.point === "hold-before-submit") await this.hold(tracker, signal);
     return result;
+  }
+
+  /** Each output through the chunked upload API, in order; the manifest lists what the Worker stored. */
+  private async upload(
+    outputs: readonly OutputFile[],
+    tracker: ProgressTracker,
+    signal: AbortSignal,
+  ): Promise<ProcessingResult["derived_manifest"]> {
+    const { job, lease } = this.claimed;
+    const manifest: ProcessingResult["derived_manifest"] = [];
+    for (const [index, output] of outputs.entries()) {
+      tracker.update({
+        stage: "uploading",
+        progress: HANDLER_END,
+        message: `${output.kind} (${index + 1}/${outputs.length})`,
+      });
+      const artifact = await uploadOutput(output, {
+        client: this.deps.client,
+        jobId: job.job_id,
+        lockToken: lease.lockToken,
+        signal,
+        backoff: this.deps.backoff,
+        onBytes: (sent, total) => {
+          const share = (index + sent / total) / outputs.length;
+          tracker.update({
+            progress: HANDLER_END + (SUBMITTING - HANDLER_END) * share,
+            message: `${output.kind} ${megabytes(sent)} MB`,
+          });
+        },
+      });
+      manifest.push({
+        kind: output.kind,
+        ref: artifact.artifact_id,
+        size_bytes: artifact.size_bytes,
+        sha256: artifact.sha256,
+      });
+    }
+    return manifest;
   }
 
   private async download(
@@ -159,10 +201,8 @@ export class JobRun {
       done += input.size_bytes;
       inputs.set(input.name, { input, path: file });
     }
-    const missing = JOB_TYPES[job.job_type].inputs.filter((name) => !inputs.has(name));
-    if (missing.length > 0) {
-      throw new JobError("input_missing", `${job.job_type} needs input(s) ${missing.join(", ")}`, false);
-    }
+    const problems = inputNameProblems(job.job_type, [...inputs.keys()], job.params);
+    if (problems.length > 0) throw new JobError("input_missing", `${job.job_type}: ${problems.join(", ")}`, false);
     return inputs;
   }
 
@@ -253,13 +293,24 @@ export class JobRun {
   }
 }
 
-/** The handler's result as the protocol and the job type's facts schema require it. */
+/** The handler's result as the protocol and the job type's facts and outputs require it. */
 function validateResult(jobType: keyof typeof JOB_TYPES, raw: HandlerResult): ProcessingResult {
-  const parsed = processingResultSchema.safeParse(raw);
+  const { outputs = [], ...rest } = raw;
+  const parsed = processingResultSchema.safeParse(rest);
   if (!parsed.success) throw new JobError("invalid_result", `handler result rejected: ${parsed.error.message}`, false);
   const factsSchema = JOB_TYPES[jobType].facts;
   const facts = factsSchema?.safeParse(parsed.data.facts);
   if (facts && !facts.success) throw new JobError("invalid_result", `facts rejected: ${facts.error.message}`, false);
+  const declared: readonly OutputSpec[] = JOB_TYPES[jobType].outputs;
+  const kinds = outputs.map((output) => output.kind).sort();
+  const wanted = declared.map((output) => output.kind).sort();
+  const wrongType = outputs.find(
+    (output) => !declared.find((spec) => spec.kind === output.kind)?.contentTypes.includes(output.contentType),
+  );
+  if (kinds.join() !== wanted.join() || wrongType) {
+    const got = outputs.map((output) => `${output.kind} (${output.contentType})`).join(", ") || "none";
+    throw new JobError("invalid_result", `${jobType} must output ${wanted.join(", ") || "nothing"}; got ${got}`, false);
+  }
   return parsed.data;
 }
 

@@ -204,7 +204,11 @@ export const agentRegistrations = sqliteTable(
   (table) => [index("agent_registrations_principal_idx").on(table.principalId, table.createdAt)],
 );
 
-/** Stored media bytes in R2 and who may read them. */
+/**
+ * Stored media bytes in R2 and who may read them. Rows outlive their bytes:
+ * after expiry the sweep deletes the object and sets deleted_at, and reads
+ * answer 410 Gone instead of 404.
+ */
 export const artifacts = sqliteTable(
   "artifacts",
   {
@@ -216,8 +220,72 @@ export const artifacts = sqliteTable(
     contentType: text("content_type").notNull(),
     sizeBytes: integer("size_bytes").notNull(),
     sha256: text("sha256").notNull(),
+    /** "input" for what users upload; a job type's output kind ("thumb", "video", …) for job outputs. */
+    kind: text("kind").notNull().default("input"),
+    /** The job that produced it (outputs only): submit accepts only its own job's outputs. */
+    jobId: text("job_id"),
     createdAt: createdAt(),
+    /** Always set by the writer (per surface, configurable); reads past it answer 410. */
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
   },
-  (table) => [index("artifacts_owner_idx").on(table.ownerPrincipalId, table.createdAt)],
+  (table) => [
+    index("artifacts_owner_idx").on(table.ownerPrincipalId, table.createdAt),
+    index("artifacts_expiry_idx").on(table.deletedAt, table.expiresAt),
+    index("artifacts_job_idx").on(table.jobId),
+  ],
+);
+
+export const UPLOAD_STATUSES = ["open", "completed", "aborted"] as const;
+
+/**
+ * A chunked upload in progress (R2 multipart): its declared size fixes the
+ * part layout, so every part's length is known before its bytes arrive.
+ */
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    id: text("id").primaryKey(),
+    ownerPrincipalId: integer("owner_principal_id")
+      .notNull()
+      .references(() => principals.id),
+    /** Set for a job's output upload: only the job's lease holder may add to it. */
+    jobId: text("job_id"),
+    kind: text("kind").notNull(),
+    /** The surface whose expiry applies to the artifact it becomes. */
+    surface: text("surface").notNull(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    partSize: integer("part_size").notNull(),
+    partCount: integer("part_count").notNull(),
+    /** The whole object's SHA-256 the client declared, verified at completion. */
+    sha256: text("sha256"),
+    r2Key: text("r2_key").notNull(),
+    r2UploadId: text("r2_upload_id").notNull(),
+    status: text("status", { enum: UPLOAD_STATUSES }).notNull().default("open"),
+    artifactId: text("artifact_id"),
+    createdAt: createdAt(),
+    /** An upload still open past this is aborted by the sweep. */
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    index("uploads_owner_idx").on(table.ownerPrincipalId, table.createdAt),
+    index("uploads_expiry_idx").on(table.status, table.expiresAt),
+  ],
+);
+
+/** Parts received, re-sent parts replace their row: the last good copy wins. */
+export const uploadParts = sqliteTable(
+  "upload_parts",
+  {
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => uploads.id, { onDelete: "cascade" }),
+    partNumber: integer("part_number").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    sha256: text("sha256").notNull(),
+    etag: text("etag").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [primaryKey({ columns: [table.uploadId, table.partNumber] })],
 );

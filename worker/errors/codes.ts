@@ -83,6 +83,22 @@ export const ERROR_CODES = {
     action: "The first request with this Idempotency-Key is still running; retry shortly.",
   },
   purged: { status: 410, action: "The resource was deleted for good." },
+  gone: { status: 410, c003: "PURGED", action: "The media expired and was deleted; generate or upload it again." },
+  checksum_mismatch: {
+    status: 422,
+    c003: "VALIDATION_FAILED",
+    action: "The bytes received do not match the checksum sent; send them again.",
+  },
+  upload_incomplete: {
+    status: 409,
+    c003: "STATE_CONFLICT",
+    action: "Send the missing parts listed in the error (GET the upload to see which arrived), then complete again.",
+  },
+  range_not_satisfiable: {
+    status: 416,
+    c003: "VALIDATION_FAILED",
+    action: "Ask for a range inside the object's size (see Content-Range: bytes */size).",
+  },
   payload_too_large: { status: 413, action: "Send a smaller request body, or use the upload API for large files." },
   unsupported_media_type: { status: 415, c003: "VALIDATION_FAILED", action: FIX },
   lock_required: { status: 423, action: "Send the lock_token from your claim." },

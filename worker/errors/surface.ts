@@ -8,7 +8,7 @@ export type Surface = "000" | "001" | "002" | "003" | "004" | "003|004";
 
 const rules: [RegExp, Surface][] = [
   [/^\/api\/v1\/jobs\/?$/, "003|004"],
-  [/^\/api\/v1\/jobs\/[^/]+\/(claim|heartbeat|submit|fail|inputs\/[^/]+)\/?$/, "003"],
+  [/^\/api\/v1\/jobs\/[^/]+\/(claim|heartbeat|submit|fail|inputs\/[^/]+|outputs\/[^/]+)\/?$/, "003"],
   [/^\/api\/v1\/(jobs|auth|sessions|config|health)(\/|$)/, "004"],
   [/^\/api\/v1(\/|$)/, "003"],
   [/^\/api\/(register|login|refresh|task|resource|docs)(\/|$)/, "002"],

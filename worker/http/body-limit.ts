@@ -22,13 +22,16 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   });
 }
 
-/** Routes that stream a large body straight to R2 and declare their own, larger cap. */
-const STREAMED_UPLOADS = new Set(["POST /admin/artifacts"]);
+/**
+ * Routes that stream a large body straight to R2 and bound it themselves
+ * (a declared size checked against a configured cap, enforced byte for byte).
+ */
+const STREAMED_UPLOADS = /^POST (\/admin\/artifacts|\/uploads\/part|\/api\/v1\/jobs\/[^/]+\/outputs\/part)$/;
 
 /** The global ceiling, read from configuration per request. */
 export function limitBodyByConfig(): MiddlewareHandler<AppEnv> {
   return (c, next) => {
-    if (STREAMED_UPLOADS.has(`${c.req.method} ${c.req.path}`)) return next();
+    if (STREAMED_UPLOADS.test(`${c.req.method} ${c.req.path}`)) return next();
     return limitBody(configFrom(c.env).MAX_BODY_BYTES)(c, next);
   };
 }

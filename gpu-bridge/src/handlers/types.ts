@@ -39,8 +39,24 @@ export interface HandlerContext {
   progress(update: ProgressUpdate): void;
 }
 
-/** What run() returns; defaults (warnings [], metrics {}) are filled in by the schema. */
-export type HandlerResult = z.input<typeof processingResultSchema>;
+/**
+ * A file the handler wrote in its scratch dir, for the runner to verify is
+ * there, upload through the chunked upload API and list in derived_manifest.
+ * `kind` is one of the job type's outputs (worker/contracts/job-types.ts).
+ */
+export interface OutputFile {
+  kind: string;
+  path: string;
+  contentType: string;
+}
+
+/**
+ * What run() returns; defaults (warnings [], metrics {}) are filled in by the
+ * schema. A handler never fills derived_manifest itself: it returns `outputs`.
+ */
+export type HandlerResult = Omit<z.input<typeof processingResultSchema>, "derived_manifest"> & {
+  outputs?: OutputFile[];
+};
 
 export interface Handler {
   capability: string;

@@ -8,12 +8,13 @@
  */
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
-import { RECONCILER_NAME } from "../../../durable-objects/reconciler";
 import { configFrom } from "../../config";
-import { isJobType, JOB_TYPES, type JobType } from "../../contracts/job-types";
+import { inputNameProblems, isJobType, JOB_TYPES, type JobType } from "../../contracts/job-types";
 import { type Database, database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
+import { armMaintenance } from "../maintenance";
+import { isGone } from "../media/artifacts";
 import { boardFor, roomFor } from "./boards";
 import type { BoardInput, BoardJob, JobEvent } from "./types";
 
@@ -58,11 +59,12 @@ export async function dispatchTask(
   const planned = await Promise.all(
     input.jobs.map(async (job) => {
       const jobType = checkedJobType(job);
+      const params = parseParams(jobType, job.params);
       return {
         id: crypto.randomUUID(),
         jobType,
-        params: parseParams(jobType, job.params),
-        inputs: await resolveInputs(db, jobType, job.inputs, input.ownerPrincipalId),
+        params,
+        inputs: await resolveInputs(db, jobType, job.inputs, params, input.ownerPrincipalId),
         inputIds: job.inputs,
       };
     }),
@@ -112,7 +114,7 @@ export async function dispatchTask(
   const backstops = [
     tryHandOff("room", () => roomFor(env, taskId).open(taskId, jobIds), taskId),
     tryHandOff("queue", () => via.toQueue(env, jobIds), taskId),
-    armReconciler(env),
+    armMaintenance(env),
   ];
   if (defer) {
     for (const work of backstops) defer(work);
@@ -123,19 +125,6 @@ export async function dispatchTask(
   return { taskId, jobIds: boardJobs.map((job) => job.id) };
 }
 
-let reconcilerArmed = false;
-
-/** Once per isolate: make sure the reconciler's alarm is running (it re-arms itself from then on). */
-async function armReconciler(env: Env): Promise<void> {
-  if (reconcilerArmed) return;
-  reconcilerArmed = await tryHandOff(
-    "reconciler",
-    () => env.RECONCILER.getByName(RECONCILER_NAME).ensureScheduled(),
-    "arm",
-  );
-}
-
-/** Rebuilds what a board needs from the D1 record (queue consumer, reconciler). */
 /**
  * Rebuilds what a board needs from the D1 record (queue consumer, reconciler).
  * A job that can no longer run (its type is gone, an input was deleted) comes
@@ -175,7 +164,7 @@ export async function loadBoardJobs(
         taskId: job.taskId,
         jobType: job.jobType,
         params: job.params,
-        inputs: await resolveInputs(db, job.jobType, job.inputs, task.ownerPrincipalId),
+        inputs: await resolveInputs(db, job.jobType, job.inputs, job.params, task.ownerPrincipalId),
         attempts: job.attempts,
         maxAttempts: job.maxAttempts,
         startDeadlineAt: task.startDeadlineAt?.getTime() ?? null,
@@ -203,7 +192,7 @@ export async function markBoarded(db: Database, jobIds: string[], at = Date.now(
 
 /** A failed hand-off is logged, not thrown: the other path, or the reconciler, delivers the job. */
 async function tryHandOff(
-  path: "board" | "queue" | "room" | "reconciler",
+  path: "board" | "queue" | "room",
   send: () => Promise<unknown>,
   id: string,
 ): Promise<boolean> {
@@ -249,21 +238,13 @@ async function resolveInputs(
   db: Database,
   jobType: JobType,
   inputs: Record<string, string>,
+  params: Record<string, unknown>,
   ownerPrincipalId: number,
 ): Promise<BoardInput[]> {
-  const expected: readonly string[] = JOB_TYPES[jobType].inputs;
-  const given = Object.keys(inputs);
-  const wrong = [
-    ...expected.filter((name) => !given.includes(name)),
-    ...given.filter((name) => !expected.includes(name)),
-  ];
-  if (wrong.length > 0) {
-    throw new ApiError("validation_failed", `${jobType} takes inputs ${expected.join(", ") || "(none)"}`, {
-      issues: wrong.map((name) => ({
-        location: ["body", "inputs", name],
-        message: "missing or unexpected input",
-        type: "custom",
-      })),
+  const problems = inputNameProblems(jobType, Object.keys(inputs), params);
+  if (problems.length > 0) {
+    throw new ApiError("validation_failed", `${jobType}: ${problems.join("; ")}`, {
+      issues: problems.map((message) => ({ location: ["body", "inputs"], message, type: "custom" })),
     });
   }
   const ids = Object.values(inputs);
@@ -277,6 +258,7 @@ async function resolveInputs(
     const artifact = rows.find((row) => row.id === artifactId);
     // Someone else's artifact is reported exactly like a missing one.
     if (!artifact) throw new ApiError("not_found", `No artifact ${artifactId} for input ${name}`);
+    if (isGone(artifact)) throw new ApiError("gone", `Input ${name} (artifact ${artifactId}) has expired`);
     return {
       name,
       artifactId,

@@ -21,3 +21,17 @@ export async function findTask(
   const rows = await db.select().from(jobs).where(eq(jobs.taskId, taskId)).orderBy(asc(jobs.createdAt));
   return { task, jobs: rows };
 }
+
+/** Who a task belongs to and which surface made it: job outputs are stored as theirs. */
+export async function ownerOfTask(
+  db: Database,
+  taskId: string,
+): Promise<Pick<TaskRow, "ownerPrincipalId" | "surface">> {
+  const [row] = await db
+    .select({ ownerPrincipalId: tasks.ownerPrincipalId, surface: tasks.surface })
+    .from(tasks)
+    .where(eq(tasks.id, taskId))
+    .limit(1);
+  if (!row) throw new Error(`task ${taskId} of a held job is missing`);
+  return row;
+}

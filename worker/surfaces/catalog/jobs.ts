@@ -11,7 +11,6 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { Refusal } from "../../../durable-objects/job-board";
 import { authenticateCatalog } from "../../auth/catalog";
 import { requireScope } from "../../auth/scopes";
 import {
@@ -27,14 +26,16 @@ import {
 } from "../../contracts/agent-protocol";
 import { JOB_TYPES } from "../../contracts/job-types";
 import { boardFor, boardsOf, roomFor } from "../../core/jobs/boards";
-import { findJobHome, type JobHome, rememberJobHome } from "../../core/jobs/records";
+import { verifiedManifest } from "../../core/jobs/outputs";
+import { rememberJobHome } from "../../core/jobs/records";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors/api-error";
 import { errors003 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
-import { type AppContext, db } from "../../http/context";
+import { db } from "../../http/context";
 import { router } from "../../http/router";
 import { agentOf } from "./agent-caller";
+import { homeOf, lockTokenOf, refusalError } from "./job-lease";
 
 const tags = ["Jobs (003)"];
 const jobIdParam = z.object({ job_id: z.string().uuid() });
@@ -148,7 +149,7 @@ jobRoutes.openapi(
     const carriesProgress = body.progress !== undefined || body.stage !== undefined || body.message !== undefined;
     if (lease.first || carriesProgress) {
       try {
-        await roomFor(c.env, home.taskId).progress(home.taskId, job_id, body);
+        await roomFor(c.env, home.taskId).progress(home.taskId, job_id, lease.attempt, body);
       } catch (error) {
         // Progress is best effort; the lease is what the heartbeat is for.
         console.error(JSON.stringify({ level: "warn", progress_dropped: job_id, error: String(error) }));
@@ -195,7 +196,11 @@ jobRoutes.openapi(
         });
       }
     }
-    const outcome = await boardFor(c.env, home.jobType, job_id).submit(job_id, token, result);
+    const manifest = await verifiedManifest(db(c), home.jobType, job_id, result.derived_manifest);
+    const outcome = await boardFor(c.env, home.jobType, job_id).submit(job_id, token, {
+      ...result,
+      derived_manifest: manifest,
+    });
     if (!outcome.ok) throw refusalError(outcome);
     return c.json(outcome.outcome, 200);
   },
@@ -267,25 +272,3 @@ jobRoutes.openapi(
     });
   },
 );
-
-async function homeOf(c: AppContext, jobId: string): Promise<JobHome> {
-  const home = await findJobHome(db(c), jobId);
-  if (!home) throw new ApiError("not_found", "No such job");
-  return home;
-}
-
-function lockTokenOf(token: string | undefined): string {
-  if (!token) throw new ApiError("lock_required", "Send the lock_token from your claim");
-  return token;
-}
-
-function refusalError(refusal: Refusal): ApiError {
-  switch (refusal.reason) {
-    case "not_found":
-      return new ApiError("not_found", refusal.message);
-    case "state_conflict":
-      return new ApiError("state_conflict", refusal.message);
-    case "lock_invalid":
-      return new ApiError("lock_invalid", refusal.message);
-  }
-}

@@ -11,11 +11,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { adminRoute } from "../../auth/media-generation";
 import { configFrom } from "../../config";
-import { JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-types";
-import { storeArtifact } from "../../core/artifacts";
+import { type InputRule, JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-types";
 import { boardsOf, roomFor } from "../../core/jobs/boards";
 import { dispatchTask, handOff } from "../../core/jobs/dispatch";
 import { findTask, type JobRow, type TaskRow } from "../../core/jobs/tasks";
+import { storeArtifact } from "../../core/media/artifacts";
 import { ApiError } from "../../errors/api-error";
 import { errors000 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -76,7 +76,7 @@ adminJobs.openapi(
     }
     const artifact = await storeArtifact(c.env, db(c), {
       ownerPrincipalId: callerOf(c).principal.id,
-      kind: "inputs",
+      surface: "admin",
       body: c.req.raw.body,
       sizeBytes: size,
       contentType: c.req.header("content-type") || "application/octet-stream",
@@ -200,7 +200,7 @@ adminJobs.openapi(
         boardsOf(c.env, [type]).map(async (board, shard) => [`${type}#${shard}`, await board.stats()] as const),
       ),
     );
-    return c.json({ boards: Object.fromEntries(entries), job_types: JOB_TYPES }, 200);
+    return c.json({ boards: Object.fromEntries(entries), job_types: renderJobTypes() }, 200);
   },
 );
 
@@ -222,6 +222,27 @@ function renderTask(task: TaskRow) {
     updated_at: task.updatedAt.toISOString(),
     finished_at: task.finishedAt?.toISOString() ?? null,
   };
+}
+
+/** The job types as plain data: their zod schemas (params, facts) would serialise as zod's internals. */
+function renderJobTypes() {
+  return Object.fromEntries(
+    JOB_TYPE_NAMES.map((name) => {
+      const { description, capabilities, outputs, shards } = JOB_TYPES[name];
+      const inputs: InputRule = JOB_TYPES[name].inputs;
+      return [
+        name,
+        {
+          description,
+          capabilities,
+          // A RegExp serialises as {}: its source says what it matches.
+          inputs: { ...inputs, pattern: inputs.pattern?.source },
+          outputs: outputs.map((output) => ({ kind: output.kind, content_types: output.contentTypes })),
+          shards,
+        },
+      ];
+    }),
+  );
 }
 
 function renderJob(job: JobRow) {

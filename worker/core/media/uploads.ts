@@ -1,0 +1,236 @@
+/**
+ * Chunked, resumable uploads into R2 multipart: the one mechanism users use
+ * for inputs and jobs use for outputs (contract 003 §6's init / part /
+ * complete). The declared size fixes the layout at init — every part but the
+ * last is exactly UPLOAD_PART_BYTES — so each part's length is known before
+ * its bytes arrive and a short or long body is refused. Re-sending a part
+ * replaces it. Each part's SHA-256 is computed as it streams (and checked
+ * against X-Content-SHA256 when sent); the whole object's is computed at
+ * completion by streaming it back out of R2, and checked against the
+ * declared one.
+ */
+import { and, eq } from "drizzle-orm";
+import { configFrom } from "../../config";
+import type { Database } from "../../db/client";
+import { artifacts, uploadParts, uploads } from "../../db/schema";
+import { ApiError } from "../../errors/api-error";
+import { type Artifact, artifactKey, expiryFor, recordArtifact } from "./artifacts";
+import { hashing, sha256Of } from "./digest";
+
+export type Upload = typeof uploads.$inferSelect;
+export type UploadPart = typeof uploadParts.$inferSelect;
+
+export interface InitUpload {
+  ownerPrincipalId: number;
+  surface: string;
+  kind: string;
+  contentType: string;
+  sizeBytes: number;
+  sha256?: string | undefined;
+  /** Job outputs: the job and its task (the key is namespaced by task). */
+  job?: { jobId: string; taskId: string } | undefined;
+}
+
+export async function initUpload(env: Env, db: Database, input: InitUpload): Promise<Upload> {
+  const config = configFrom(env);
+  if (input.sizeBytes > config.UPLOAD_MAX_BYTES) {
+    throw new ApiError("payload_too_large", `Uploads are limited to ${config.UPLOAD_MAX_BYTES} bytes`, {
+      details: { max_bytes: config.UPLOAD_MAX_BYTES, size_bytes: input.sizeBytes },
+    });
+  }
+  const artifactId = crypto.randomUUID();
+  const r2Key = artifactKey(input.ownerPrincipalId, artifactId, input.job?.taskId);
+  const multipart = await env.MEDIA.createMultipartUpload(r2Key, {
+    httpMetadata: { contentType: input.contentType },
+  });
+  const partSize = config.UPLOAD_PART_BYTES;
+  const [row] = await db
+    .insert(uploads)
+    .values({
+      id: crypto.randomUUID(),
+      ownerPrincipalId: input.ownerPrincipalId,
+      jobId: input.job?.jobId ?? null,
+      kind: input.kind,
+      surface: input.surface,
+      contentType: input.contentType,
+      sizeBytes: input.sizeBytes,
+      partSize,
+      partCount: Math.max(1, Math.ceil(input.sizeBytes / partSize)),
+      sha256: input.sha256 ?? null,
+      r2Key,
+      r2UploadId: multipart.uploadId,
+      artifactId,
+      expiresAt: new Date(Date.now() + config.UPLOAD_TTL_S * 1000),
+    })
+    .returning();
+  if (!row) throw new Error("upload insert returned no row");
+  return row;
+}
+
+/** The upload `owner` may act on; anyone else's is a 404, like a missing one. */
+export async function findUpload(
+  db: Database,
+  uploadId: string,
+  owner: { principalId: number } | { jobId: string },
+): Promise<Upload> {
+  const [row] = await db.select().from(uploads).where(eq(uploads.id, uploadId)).limit(1);
+  const mine = row && ("jobId" in owner ? row.jobId === owner.jobId : row.ownerPrincipalId === owner.principalId);
+  if (!row || !mine) throw new ApiError("not_found", "No such upload");
+  return row;
+}
+
+export function expectedPartSize(upload: Upload, partNumber: number): number {
+  return partNumber < upload.partCount ? upload.partSize : upload.sizeBytes - upload.partSize * (upload.partCount - 1);
+}
+
+/** Streams one part into R2; the part counts only once its bytes and checksum were right. */
+export async function putPart(
+  env: Env,
+  db: Database,
+  upload: Upload,
+  part: { number: number; body: ReadableStream<Uint8Array> | null; sha256?: string | undefined },
+): Promise<UploadPart> {
+  assertOpen(upload);
+  if (part.number > upload.partCount) {
+    throw new ApiError(
+      "validation_failed",
+      `This upload has ${upload.partCount} part(s); there is no part ${part.number}`,
+    );
+  }
+  const size = expectedPartSize(upload, part.number);
+  if (!part.body) throw new ApiError("bad_request", `Send part ${part.number}'s ${size} bytes as the body`);
+  const hash = hashing();
+  let uploaded: R2UploadedPart;
+  try {
+    const multipart = env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId);
+    uploaded = await multipart.uploadPart(
+      part.number,
+      part.body.pipeThrough(hash.stream).pipeThrough(new FixedLengthStream(size)),
+    );
+  } catch {
+    // A dropped connection or a wrong length: nothing is recorded, so the client simply sends the part again.
+    throw new ApiError("bad_request", `Part ${part.number} must be exactly ${size} bytes; it was not stored`, {
+      details: { part_number: part.number, expected_bytes: size },
+    });
+  }
+  const sha256 = await hash.hex;
+  if (part.sha256 && part.sha256 !== sha256) {
+    throw new ApiError(
+      "checksum_mismatch",
+      `Part ${part.number} does not match its X-Content-SHA256; it was not stored`,
+      {
+        details: { part_number: part.number, expected: part.sha256, received: sha256 },
+      },
+    );
+  }
+  const row = { uploadId: upload.id, partNumber: part.number, sizeBytes: size, sha256, etag: uploaded.etag };
+  const [stored] = await db
+    .insert(uploadParts)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [uploadParts.uploadId, uploadParts.partNumber],
+      set: { sizeBytes: size, sha256, etag: uploaded.etag, createdAt: new Date() },
+    })
+    .returning();
+  if (!stored) throw new Error("part upsert returned no row");
+  return stored;
+}
+
+export async function partsOf(db: Database, uploadId: string): Promise<UploadPart[]> {
+  return db.select().from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(uploadParts.partNumber);
+}
+
+/**
+ * Assembles the parts and verifies the whole object. Idempotent: completing a
+ * completed upload returns its artifact. A whole-object mismatch deletes the
+ * bytes and closes the upload (the client starts a new one).
+ */
+export async function completeUpload(
+  env: Env,
+  db: Database,
+  upload: Upload,
+  /** The parts as the client saw them, if it sent them: any disagreement is refused. */
+  claimed?: readonly { part_number: number; etag: string }[],
+): Promise<Artifact> {
+  if (upload.status === "completed") return completedArtifact(db, upload);
+  assertOpen(upload);
+  const parts = await partsOf(db, upload.id);
+  const disagreeing = (claimed ?? []).filter(
+    (mine) => parts.find((part) => part.partNumber === mine.part_number)?.etag !== mine.etag,
+  );
+  if (disagreeing.length > 0) {
+    throw new ApiError("upload_incomplete", "Some parts differ from what the server stored; GET the upload", {
+      details: { differing_parts: disagreeing.map((part) => part.part_number) },
+    });
+  }
+  const missing = Array.from({ length: upload.partCount }, (_, i) => i + 1).filter(
+    (n) => !parts.some((part) => part.partNumber === n),
+  );
+  if (missing.length > 0) {
+    throw new ApiError("upload_incomplete", `Parts ${missing.join(", ")} have not arrived`, {
+      details: { missing_parts: missing },
+    });
+  }
+  try {
+    await env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId).complete(
+      parts.map((part) => ({ partNumber: part.partNumber, etag: part.etag })),
+    );
+  } catch (error) {
+    // A concurrent complete may have won: answer with its artifact.
+    const [now] = await db.select().from(uploads).where(eq(uploads.id, upload.id)).limit(1);
+    if (now?.status === "completed") return completedArtifact(db, now);
+    throw error;
+  }
+  const object = await env.MEDIA.get(upload.r2Key);
+  if (!object) throw new ApiError("temporarily_unavailable", "The assembled object could not be read back");
+  const sha256 = await sha256Of(object.body);
+  if (object.size !== upload.sizeBytes || (upload.sha256 && upload.sha256 !== sha256)) {
+    await env.MEDIA.delete(upload.r2Key);
+    await db.update(uploads).set({ status: "aborted" }).where(eq(uploads.id, upload.id));
+    throw new ApiError(
+      "checksum_mismatch",
+      "The assembled file does not match the declared sha256; start a new upload",
+      {
+        details: { expected: upload.sha256, received: sha256, size_bytes: object.size },
+      },
+    );
+  }
+  const artifact = await recordArtifact(env, db, {
+    id: upload.artifactId ?? crypto.randomUUID(),
+    ownerPrincipalId: upload.ownerPrincipalId,
+    r2Key: upload.r2Key,
+    contentType: upload.contentType,
+    sizeBytes: upload.sizeBytes,
+    sha256,
+    kind: upload.jobId ? upload.kind : "input",
+    jobId: upload.jobId,
+    expiresAt: expiryFor(env, upload.surface),
+  });
+  await db
+    .update(uploads)
+    .set({ status: "completed" })
+    .where(and(eq(uploads.id, upload.id), eq(uploads.status, "open")));
+  return artifact;
+}
+
+export async function abortUpload(env: Env, db: Database, upload: Upload): Promise<void> {
+  if (upload.status !== "open") return;
+  await env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
+    .abort()
+    .catch(() => undefined);
+  await db.update(uploads).set({ status: "aborted" }).where(eq(uploads.id, upload.id));
+}
+
+function assertOpen(upload: Upload): void {
+  if (upload.status === "aborted") throw new ApiError("state_conflict", "This upload was aborted; start a new one");
+  if (upload.status === "completed") throw new ApiError("state_conflict", "This upload is already complete");
+  if (upload.expiresAt.getTime() <= Date.now()) throw new ApiError("gone", "This upload expired; start a new one");
+}
+
+async function completedArtifact(db: Database, upload: Upload): Promise<Artifact> {
+  const [row] = upload.artifactId
+    ? await db.select().from(artifacts).where(eq(artifacts.id, upload.artifactId)).limit(1)
+    : [];
+  if (!row) throw new ApiError("state_conflict", "This upload completed but its artifact is gone");
+  return row;
+}
