@@ -5,7 +5,7 @@
  * through the admin routes and waits on the task's own event stream.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -96,6 +96,7 @@ export interface TaskRecord {
     attempts: number;
     agent_id: string | null;
     result: { facts?: Record<string, unknown> } | null;
+    outputs: { kind: string; ref: string; url: string; size_bytes: number }[];
     error: { code: string } | null;
   }[];
 }
@@ -125,14 +126,30 @@ export class Operator {
     return ((await this.json(response, 201)) as { artifact_id: string }).artifact_id;
   }
 
-  async dispatchFacts(artifactId: string): Promise<{ taskId: string; jobId: string }> {
+  dispatchFacts(artifactId: string): Promise<{ taskId: string; jobId: string }> {
+    return this.dispatch("extract_facts", { source: artifactId });
+  }
+
+  async dispatch(
+    jobType: string,
+    inputs: Record<string, string>,
+    params: Record<string, unknown> = {},
+  ): Promise<{ taskId: string; jobId: string }> {
     const response = await this.fetch("/admin/jobs", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ job_type: "extract_facts", inputs: { source: artifactId } }),
+      body: JSON.stringify({ job_type: jobType, inputs, params }),
     });
     const body = (await this.json(response, 201)) as { task_id: string; job_ids: string[] };
     return { taskId: body.task_id, jobId: body.job_ids[0] as string };
+  }
+
+  /** Downloads an output (GET /admin/artifacts/{id}) into `file`; returns its content type. */
+  async download(url: string, file: string): Promise<string> {
+    const response = await this.fetch(url);
+    if (response.status !== 200) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+    writeFileSync(file, new Uint8Array(await response.arrayBuffer()));
+    return response.headers.get("content-type") ?? "";
   }
 
   async task(taskId: string): Promise<TaskRecord> {

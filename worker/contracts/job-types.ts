@@ -152,7 +152,7 @@ export const JOB_TYPES = {
       .object({
         duration_ms: z.number().int().nonnegative(),
         audio_codec: z.literal("aac"),
-        channels: z.number().int(),
+        channels: z.number().int().positive(),
       })
       .strict(),
     shards: 1,

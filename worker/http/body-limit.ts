@@ -26,7 +26,8 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
  * Routes that stream a large body straight to R2 and bound it themselves
  * (a declared size checked against a configured cap, enforced byte for byte).
  */
-const STREAMED_UPLOADS = /^POST (\/admin\/artifacts|\/uploads\/part|\/api\/v1\/jobs\/[^/]+\/outputs\/part)$/;
+const STREAMED_UPLOADS =
+  /^POST (\/admin\/artifacts|\/uploads\/part|\/bench\/put|\/api\/v1\/jobs\/[^/]+\/outputs\/part)$/;
 
 /** The global ceiling, read from configuration per request. */
 export function limitBodyByConfig(): MiddlewareHandler<AppEnv> {

@@ -5,9 +5,19 @@
  */
 import { JOB_TYPES, type JobType } from "../../../worker/contracts/job-types";
 import { mediaFactsHandler } from "./media-facts";
+import { proxyAudioHandler } from "./proxy-audio";
+import { proxyVideoHandler } from "./proxy-video";
+import { thumbnailsHandler } from "./thumbnails";
 import type { Detection, Handler } from "./types";
+import { waveformHandler } from "./waveform";
 
-export const HANDLERS: readonly Handler[] = [mediaFactsHandler];
+export const HANDLERS: readonly Handler[] = [
+  mediaFactsHandler,
+  thumbnailsHandler,
+  proxyVideoHandler,
+  proxyAudioHandler,
+  waveformHandler,
+];
 
 export interface DetectedHandler {
   handler: Handler;

@@ -50,12 +50,15 @@ export async function runFfmpeg(args: readonly string[], options: FfmpegOptions)
     if (error instanceof ToolTimeoutError) throw new JobError("ffmpeg_timeout", error.message, true);
     throw error;
   }
-  if (result.code !== 0) {
-    const detail = result.stderr.trim().split("\n").slice(-3).join(" | ") || `exit code ${result.code}`;
-    const badInput = /Invalid data found|could not find codec|does not contain any stream|No such file/i.test(detail);
-    throw new JobError(badInput ? "unreadable_media" : "ffmpeg_failed", `ffmpeg failed: ${detail}`, !badInput);
-  }
+  if (result.code !== 0) throw ffmpegError(result.stderr, result.code);
   onProgress?.(1);
+}
+
+/** Bad input (final) when ffmpeg says the data is invalid, else a host failure worth retrying; in ffmpeg's words. */
+export function ffmpegError(stderr: string, code: number | null): JobError {
+  const detail = stderr.trim().split("\n").slice(-3).join(" | ") || `exit code ${code}`;
+  const badInput = /Invalid data found|could not find codec|does not contain any stream|No such file/i.test(detail);
+  return new JobError(badInput ? "unreadable_media" : "ffmpeg_failed", `ffmpeg failed: ${detail}`, !badInput);
 }
 
 /** What an output must be; every given field is checked against ffprobe. */
@@ -89,7 +92,8 @@ export async function verifyOutput(file: string, expect: Expectation, signal: Ab
     if (!video) problems.push("no video stream");
     else {
       const want = expect.video;
-      if (want.codec && video.codec_name !== want.codec) problems.push(`video codec ${video.codec_name} ≠ ${want.codec}`);
+      if (want.codec && video.codec_name !== want.codec)
+        problems.push(`video codec ${video.codec_name} ≠ ${want.codec}`);
       if (want.width && video.width !== want.width) problems.push(`width ${video.width} ≠ ${want.width}`);
       if (want.height && video.height !== want.height) problems.push(`height ${video.height} ≠ ${want.height}`);
       if (want.pixFmt && video.pix_fmt !== want.pixFmt) problems.push(`pix_fmt ${video.pix_fmt} ≠ ${want.pixFmt}`);
@@ -105,7 +109,8 @@ export async function verifyOutput(file: string, expect: Expectation, signal: Ab
   if (expect.durationMs !== undefined) {
     const got = Math.round(Number(probe.format?.duration ?? Number.NaN) * 1000);
     const tolerance = expect.durationToleranceMs ?? 150;
-    if (!(Math.abs(got - expect.durationMs) <= tolerance)) problems.push(`duration ${got} ms ≠ ${expect.durationMs} ms`);
+    if (!(Math.abs(got - expect.durationMs) <= tolerance))
+      problems.push(`duration ${got} ms ≠ ${expect.durationMs} ms`);
   }
   if (problems.length > 0) {
     throw new JobError("output_invalid", `the output failed verification: ${problems.join("; ")}`, true);

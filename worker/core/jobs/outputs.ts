@@ -29,15 +29,18 @@ export async function verifiedManifest(
   const issues: FieldIssue[] = [];
   const at = (index: number, field: string, message: string) =>
     issues.push({ location: ["body", "result", "derived_manifest", index, field], message, type: "custom" });
-  manifest.forEach((entry, index) => {
+  for (const [index, entry] of manifest.entries()) {
     const row = rows.find((candidate) => candidate.id === entry.ref);
-    if (!row) return at(index, "ref", "not an output this job uploaded");
+    if (!row) {
+      at(index, "ref", "not an output this job uploaded");
+      continue;
+    }
     if (row.kind !== entry.kind) at(index, "kind", `the artifact was uploaded as ${row.kind}`);
     if (entry.sha256 && entry.sha256 !== row.sha256) at(index, "sha256", "does not match the stored bytes");
     if (entry.size_bytes !== undefined && entry.size_bytes !== row.sizeBytes) {
       at(index, "size_bytes", "does not match the stored bytes");
     }
-  });
+  }
   for (const output of outputs) {
     const count = manifest.filter((entry) => entry.kind === output.kind).length;
     if (count !== 1) {

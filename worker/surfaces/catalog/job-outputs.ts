@@ -67,7 +67,7 @@ jobOutputs.openapi(
     const lease = await holdLease(c, job_id, body.lock_token);
     const outputs: readonly OutputSpec[] = JOB_TYPES[lease.jobType].outputs;
     const spec = outputs.find((output) => output.kind === body.kind);
-    if (!spec || !spec.contentTypes.includes(body.content_type)) {
+    if (!spec?.contentTypes.includes(body.content_type)) {
       const allowed = outputs.map((output) => `${output.kind} (${output.contentTypes.join("|")})`);
       throw new ApiError("validation_failed", `${lease.jobType} outputs are: ${allowed.join(", ") || "none"}`, {
         issues: [

@@ -2,6 +2,7 @@
  * Operator tools for the job engine, behind the admin session (contract 000's
  * admin namespace). Additive, in the OpenAPI:
  *   POST /admin/artifacts                 upload an input file (raw body) → artifact_id
+ *   GET  /admin/artifacts/{id}            download an input or an output (Range)
  *   POST /admin/jobs                      dispatch a task of one job of any type
  *   GET  /admin/tasks/{id}                the task and its jobs, as D1 records them
  *   GET  /admin/tasks/{id}/events         its progress events after ?after=<seq>: JSON
@@ -15,7 +16,8 @@ import { type InputRule, JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-t
 import { boardsOf, roomFor } from "../../core/jobs/boards";
 import { dispatchTask, handOff } from "../../core/jobs/dispatch";
 import { findTask, type JobRow, type TaskRow } from "../../core/jobs/tasks";
-import { storeArtifact } from "../../core/media/artifacts";
+import { readableArtifact, storeArtifact } from "../../core/media/artifacts";
+import { serveObject } from "../../core/media/serve";
 import { ApiError } from "../../errors/api-error";
 import { errors000 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -90,6 +92,28 @@ adminJobs.openapi(
       },
       201,
     );
+  },
+);
+
+adminJobs.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/artifacts/{artifact_id}",
+    tags,
+    summary: "Download an input you uploaded or an output of a task you dispatched; Range answers 206",
+    middleware: [adminRoute("artifact_read", { bucket: "read" })] as const,
+    request: { params: z.object({ artifact_id: z.string().uuid() }) },
+    responses: {
+      200: { content: { "application/octet-stream": { schema: z.any() } }, description: "The bytes" },
+      206: { content: { "application/octet-stream": { schema: z.any() } }, description: "The range asked for" },
+      404: errors000("No such artifact"),
+      410: errors000("Expired"),
+      416: errors000("Range outside the object"),
+    },
+  }),
+  async (c) => {
+    const artifact = await readableArtifact(db(c), c.req.valid("param").artifact_id, callerOf(c).principal.id);
+    return serveObject(c.env, artifact, c.req.raw);
   },
 );
 
@@ -255,7 +279,14 @@ function renderJob(job: JobRow) {
     boarded_at: job.boardedAt?.toISOString() ?? null,
     agent_id: job.agentId,
     result: job.result,
+    /** Each uploaded output, with where to download it. */
+    outputs: manifestOf(job).map((entry) => ({ ...entry, url: `/admin/artifacts/${entry.ref}` })),
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage } : null,
     finished_at: job.finishedAt?.toISOString() ?? null,
   };
+}
+
+function manifestOf(job: JobRow): { kind: string; ref: string }[] {
+  const manifest = job.result?.derived_manifest;
+  return Array.isArray(manifest) ? (manifest as { kind: string; ref: string }[]) : [];
 }

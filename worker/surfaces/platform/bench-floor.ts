@@ -1,28 +1,39 @@
 /**
- * POST /api/v1/bench/floor — served only when BENCH_ROUTES=on (set by
- * `npm run bench`, never in wrangler.toml). It authenticates exactly like a
- * claim (agent bearer token, jobs:claim scope, the agent rate budget) and then
- * makes one Durable Object write: the floor a claim's cost is measured against.
- * Not in the OpenAPI document: it is a measuring instrument, not an API.
+ * Floor routes, served only when BENCH_ROUTES=on (set by `npm run bench`,
+ * never in wrangler.toml). Not in the OpenAPI document: they are measuring
+ * instruments, not an API.
+ *   POST /api/v1/bench/floor  authenticates exactly like a claim (agent bearer
+ *                             token, jobs:claim scope, the agent rate budget),
+ *                             then makes one Durable Object write.
+ *   POST /bench/put           authenticates exactly like an upload part (000
+ *                             API key), then streams the body into one R2 put.
  */
+import type { MiddlewareHandler } from "hono";
 import { authenticateCatalog } from "../../auth/catalog";
+import { authenticateGeneration } from "../../auth/media-generation";
 import { requireScope } from "../../auth/scopes";
 import { configFrom } from "../../config";
+import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors/api-error";
 import { router } from "../../http/router";
 
 export const benchFloor = router();
 
-benchFloor.post(
-  "/api/v1/bench/floor",
-  async (c, next) => {
-    if (configFrom(c.env).BENCH_ROUTES !== "on") throw new ApiError("not_found", "Not found");
-    await next();
-  },
-  authenticateCatalog(),
-  requireScope("jobs:claim"),
-  async (c) => {
-    await c.env.RATE_LIMITER.getByName("bench:floor").take({ capacity: 1_000_000_000, windowSeconds: 1 });
-    return c.json({ ok: true }, 200);
-  },
-);
+const benchOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (configFrom(c.env).BENCH_ROUTES !== "on") throw new ApiError("not_found", "Not found");
+  await next();
+};
+
+benchFloor.post("/api/v1/bench/floor", benchOnly, authenticateCatalog(), requireScope("jobs:claim"), async (c) => {
+  await c.env.RATE_LIMITER.getByName("bench:floor").take({ capacity: 1_000_000_000, windowSeconds: 1 });
+  return c.json({ ok: true }, 200);
+});
+
+benchFloor.post("/bench/put", benchOnly, authenticateGeneration(), async (c) => {
+  const size = Number(c.req.header("content-length"));
+  if (!Number.isInteger(size) || !c.req.raw.body) throw new ApiError("bad_request", "Send a body with Content-Length");
+  const key = `bench/${crypto.randomUUID()}`;
+  await c.env.MEDIA.put(key, c.req.raw.body.pipeThrough(new FixedLengthStream(size)));
+  c.executionCtx.waitUntil(c.env.MEDIA.delete(key));
+  return c.json({ ok: true, size_bytes: size }, 200);
+});
