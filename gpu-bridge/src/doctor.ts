@@ -4,10 +4,12 @@
  * works: ffmpeg lists h264_nvenc wherever it was built with it, GPU or not
  * (and H100/A100 have no NVENC at all).
  */
+
 import type { Config } from "./config";
 import { runTool, toolVersion } from "./ffmpeg";
 import { detectHandlers, runnable } from "./handlers/index";
 import type { Handler } from "./handlers/types";
+import { describeProviders } from "./providers/config";
 import { BRIDGE_NAME, BRIDGE_VERSION, USER_AGENT } from "./version";
 
 const ENCODERS_OF_INTEREST = ["libx264", "h264_nvenc", "hevc_nvenc", "aac", "libmp3lame", "libopus", "png", "mjpeg"];
@@ -51,8 +53,7 @@ export async function runDoctor(config: Config, handlers: readonly Handler[]): P
     tools: { ffmpeg, ffprobe, espeak_ng: espeak },
     encoders,
     nvenc,
-    // Generative handlers bring providers (local, remote APIs) in later issues.
-    providers: [],
+    providers: describeProviders(),
     capabilities,
     would_register: wouldRegister,
     server,

@@ -79,8 +79,11 @@ describe("gpu-bridge CLI", () => {
     const report: unknown = JSON.parse(bridge.stdout());
     expect(report).toMatchObject({
       tools: { ffprobe: expect.stringMatching(/^ffprobe version/) },
-      capabilities: [{ capability: "media.facts@1", job_type: "extract_facts", available: true }],
-      would_register: ["media.facts@1"],
+      capabilities: expect.arrayContaining([
+        { capability: "media.facts@1", job_type: "extract_facts", available: true, detail: expect.any(String) },
+      ]),
+      would_register: expect.arrayContaining(["media.facts@1", "media.thumbnails@1", "image.generate@1"]),
+      providers: expect.arrayContaining([expect.stringMatching(/^local/)]),
       server: { url: api.url, reachable: true, detail: "GET /health 200", token: "accepted (GET /api/v1/jobs 200)" },
       problems: [],
     });

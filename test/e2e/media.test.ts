@@ -32,7 +32,15 @@ afterAll(async () => {
 });
 
 interface Probed {
-  streams: { codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string }[];
+  streams: {
+    codec_type: string;
+    codec_name: string;
+    width?: number;
+    height?: number;
+    pix_fmt?: string;
+    nb_frames?: string;
+    avg_frame_rate?: string;
+  }[];
   format: { duration?: string };
 }
 
@@ -41,9 +49,14 @@ function probe(file: string): Probed {
   return JSON.parse(out.toString()) as Probed;
 }
 
-/** Runs one job on the clip and returns its single output, downloaded. */
-async function run(jobType: string, kind: string, params: Record<string, unknown> = {}) {
-  const { taskId } = await operator.dispatch(jobType, { source }, params);
+/** Runs one job (on the clip unless other inputs are given) and returns its single output, downloaded. */
+async function run(
+  jobType: string,
+  kind: string,
+  params: Record<string, unknown> = {},
+  inputs: Record<string, string> = { source },
+) {
+  const { taskId } = await operator.dispatch(jobType, inputs, params);
   const task: TaskRecord = await operator.finished(taskId, 90_000);
   expect(task.status, JSON.stringify(task)).toBe("done");
   const job = task.jobs[0];
@@ -91,5 +104,22 @@ describe("media handlers through a real bridge", () => {
     expect(Math.abs(waveform.duration_ms - 2000)).toBeLessThan(100);
     // lavfi sine has amplitude 1/8.
     expect(Math.max(...waveform.peaks)).toBeCloseTo(0.125, 1);
+  });
+
+  it("image.generate@1 (local provider): a PNG of the exact size, and it says it is not a model", async () => {
+    const params = { prompt: "a lighthouse at dusk", seed: 7, width: 96, height: 64 };
+    const { file, contentType, facts } = await run("generate_image", "image", params, {});
+    expect(contentType).toBe("image/png");
+    expect(probe(file).streams[0]).toMatchObject({ codec_name: "png", width: 96, height: 64 });
+    expect(facts).toMatchObject({ is_model: false, provider: "local", seed: 7 });
+  });
+
+  it("video.generate@1 (local provider): exact frames and fps in the clip format", async () => {
+    const params = { prompt: "waves", seed: 3, width: 96, height: 64, fps: 12, frames: 18 };
+    const { file, facts } = await run("generate_video", "video", params, {});
+    const video = probe(file).streams.find((s) => s.codec_type === "video");
+    expect(video).toMatchObject({ codec_name: "h264", pix_fmt: "yuv420p", width: 96, height: 64, nb_frames: "18" });
+    expect(video?.avg_frame_rate).toBe("12/1");
+    expect(facts).toMatchObject({ is_model: false, frames: 18, fps: 12 });
   });
 });

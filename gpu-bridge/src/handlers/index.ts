@@ -4,6 +4,8 @@
  * the Worker only offers jobs the bridge can actually run.
  */
 import { JOB_TYPES, type JobType } from "../../../worker/contracts/job-types";
+import { generateImageHandler } from "./generate-image";
+import { generateVideoHandler } from "./generate-video";
 import { mediaFactsHandler } from "./media-facts";
 import { proxyAudioHandler } from "./proxy-audio";
 import { proxyVideoHandler } from "./proxy-video";
@@ -17,6 +19,8 @@ export const HANDLERS: readonly Handler[] = [
   proxyVideoHandler,
   proxyAudioHandler,
   waveformHandler,
+  generateImageHandler,
+  generateVideoHandler,
 ];
 
 export interface DetectedHandler {

@@ -1,0 +1,70 @@
+/**
+ * `image.generate@1` (job type generate_image): an image from a prompt, or
+ * from the optional input "image" (img2img), made by the provider the params
+ * name ("local" by default: procedural, offline, not a model). Whatever the
+ * provider, the output is a PNG of exactly the requested size, checked with
+ * ffprobe, and the facts say which provider and model made it.
+ */
+import { JOB_TYPES } from "../../../worker/contracts/job-types";
+import { verifyOutput } from "../media/encode";
+import {
+  detectGeneration,
+  parseParams,
+  providerContext,
+  registryFromEnv,
+  verifying,
+} from "../providers/handler-support";
+import type { ProviderRegistry } from "../providers/registry";
+import type { Handler } from "./types";
+
+export function createGenerateImageHandler(registry: () => ProviderRegistry = registryFromEnv): Handler {
+  return {
+    capability: "image.generate@1",
+    jobType: "generate_image",
+
+    detect: (signal) => detectGeneration(registry, signal),
+
+    async run(context) {
+      const params = parseParams(JOB_TYPES.generate_image.params, context.job.params);
+      const provider = registry().get(params.provider);
+      const started = performance.now();
+      const result = await provider.generateImage(
+        {
+          prompt: params.prompt,
+          negativePrompt: params.negative_prompt,
+          seed: params.seed,
+          model: params.model,
+          steps: params.steps,
+          guidance: params.guidance,
+          width: params.width,
+          height: params.height,
+          strength: params.strength,
+          image: context.inputs.get("image")?.path,
+        },
+        providerContext(context),
+      );
+      const generateMs = Math.round(performance.now() - started);
+      verifying(context);
+      await verifyOutput(
+        result.path,
+        { video: { codec: "png", width: params.width, height: params.height }, audio: false },
+        context.signal,
+      );
+      return {
+        facts: {
+          provider: result.provider,
+          model: result.model,
+          is_model: result.isModel,
+          seed: params.seed,
+          width: params.width,
+          height: params.height,
+        },
+        warnings: result.warnings,
+        metrics: { generate_ms: generateMs },
+        outputs: [{ kind: "image", path: result.path, contentType: "image/png" }],
+      };
+    },
+  };
+}
+
+export const generateImageHandler = createGenerateImageHandler();
