@@ -34,22 +34,26 @@ const rateLimits = z
 
 export type RateBucket = keyof z.output<typeof rateLimits>;
 
-const configSchema = z.object({
-  ENVIRONMENT: z.string().default("local"),
-  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters"),
-  EXCHANGE_SECRET: z.string().min(32, "EXCHANGE_SECRET must be at least 32 characters"),
-  RATE_LIMITS: z
+/** A var holding JSON (an object; absent means `{}`), parsed before its own schema checks it. */
+function jsonVar(name: string) {
+  return z
     .string()
     .default("{}")
     .transform((raw, ctx) => {
       try {
         return JSON.parse(raw) as unknown;
       } catch {
-        ctx.addIssue({ code: "custom", message: "RATE_LIMITS is not JSON" });
+        ctx.addIssue({ code: "custom", message: `${name} is not JSON` });
         return z.NEVER;
       }
-    })
-    .pipe(rateLimits),
+    });
+}
+
+const configSchema = z.object({
+  ENVIRONMENT: z.string().default("local"),
+  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters"),
+  EXCHANGE_SECRET: z.string().min(32, "EXCHANGE_SECRET must be at least 32 characters"),
+  RATE_LIMITS: jsonVar("RATE_LIMITS").pipe(rateLimits),
   CORS_ORIGINS: z
     .string()
     .default("")
@@ -104,17 +108,7 @@ const configSchema = z.object({
   /** An upload not completed within this is aborted and its parts deleted. */
   UPLOAD_TTL_S: positiveInt(24 * 3600),
   /** How long stored media lives, per surface ("000", "003", "admin", …) with a default; reads after answer 410. */
-  MEDIA_TTL_S: z
-    .string()
-    .default("{}")
-    .transform((raw, ctx) => {
-      try {
-        return JSON.parse(raw) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "MEDIA_TTL_S is not JSON" });
-        return z.NEVER;
-      }
-    })
+  MEDIA_TTL_S: jsonVar("MEDIA_TTL_S")
     .pipe(z.record(z.string(), z.number().int().positive()))
     .transform((ttl): Record<string, number> & { default: number } => ({ default: 7 * 24 * 3600, ...ttl })),
 });

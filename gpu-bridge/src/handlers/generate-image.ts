@@ -7,14 +7,9 @@
  */
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { verifyOutput } from "../media/encode";
-import {
-  detectGeneration,
-  parseParams,
-  providerContext,
-  registryFromEnv,
-  verifying,
-} from "../providers/handler-support";
+import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
 import type { ProviderRegistry } from "../providers/registry";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 export function createGenerateImageHandler(registry: () => ProviderRegistry = registryFromEnv): Handler {
@@ -25,7 +20,7 @@ export function createGenerateImageHandler(registry: () => ProviderRegistry = re
     detect: (signal) => detectGeneration(registry, signal),
 
     async run(context) {
-      const params = parseParams(JOB_TYPES.generate_image.params, context.job.params);
+      const params = parseParams(JOB_TYPES.generate_image.params, context);
       const provider = registry().get(params.provider);
       const started = performance.now();
       const result = await provider.generateImage(

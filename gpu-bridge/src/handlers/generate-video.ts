@@ -11,15 +11,10 @@ import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { CLIP_FORMAT, evenSize } from "../media/clip-format";
 import { verifyOutput } from "../media/encode";
-import {
-  detectGeneration,
-  parseParams,
-  providerContext,
-  registryFromEnv,
-  verifying,
-} from "../providers/handler-support";
+import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
 import { clipDurationMs } from "../providers/media";
 import type { ProviderRegistry } from "../providers/registry";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 export function createGenerateVideoHandler(registry: () => ProviderRegistry = registryFromEnv): Handler {
@@ -30,7 +25,7 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
     detect: (signal) => detectGeneration(registry, signal),
 
     async run(context) {
-      const params = parseParams(JOB_TYPES.generate_video.params, context.job.params);
+      const params = parseParams(JOB_TYPES.generate_video.params, context);
       const provider = registry().get(params.provider);
       const width = evenSize(params.width);
       const height = evenSize(params.height);

@@ -7,8 +7,9 @@ import path from "node:path";
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { runFfmpeg, verifyOutput } from "../media/encode";
-import { assertFaststart, detectFfmpeg, parseParams, sourcePath } from "../media/encoders";
+import { assertFaststart, detectFfmpeg, sourcePath } from "../media/encoders";
 import { factsFromProbe, probeFile } from "./ffprobe";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 /** AAC priming and the last partial frame make the re-encode's duration drift a little. */

@@ -16,12 +16,12 @@ import {
   type H264Encoder,
   h264Args,
   h264Encoder,
-  parseParams,
   type ShownVideo,
   shownVideo,
   sourcePath,
 } from "../media/encoders";
 import { factsFromProbe, frameRate, probeFile } from "./ffprobe";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 /** Longest distance between keyframes: what a seek in the proxy may have to decode. */

@@ -9,8 +9,9 @@ import path from "node:path";
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { runFfmpeg, verifyOutput } from "../media/encode";
-import { detectFfmpeg, evenAtMost, parseParams, type ShownVideo, shownVideo, sourcePath } from "../media/encoders";
+import { detectFfmpeg, evenAtMost, type ShownVideo, shownVideo, sourcePath } from "../media/encoders";
 import { probeFile } from "./ffprobe";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 export const thumbnailsHandler: Handler = {

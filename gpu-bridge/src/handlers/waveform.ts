@@ -14,9 +14,10 @@ import { z } from "zod";
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { ffmpegError } from "../media/encode";
-import { detectFfmpeg, parseParams, sourcePath } from "../media/encoders";
+import { detectFfmpeg, sourcePath } from "../media/encoders";
 import { abortReason } from "../retry";
 import { factsFromProbe, probeFile } from "./ffprobe";
+import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 const SAMPLE_RATE = 8000;

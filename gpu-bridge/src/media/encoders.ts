@@ -21,14 +21,6 @@ export async function detectFfmpeg(signal?: AbortSignal): Promise<Detection> {
   return { available: true, detail: `${ffmpeg}; ${ffprobe}` };
 }
 
-/** The job's params through its job type's schema; a bad one is the dispatcher's mistake, not worth a retry. */
-export function parseParams<T>(schema: z.ZodType<T>, context: HandlerContext): T {
-  const parsed = schema.safeParse(context.job.params);
-  if (parsed.success) return parsed.data;
-  const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "params"}: ${issue.message}`);
-  throw new JobError("invalid_params", `${context.job.job_type} params: ${detail.join("; ")}`, false);
-}
-
 /** The downloaded path of the one input every derivative job type reads. */
 export function sourcePath(context: HandlerContext): string {
   const source = context.inputs.get("source");

@@ -1,10 +1,3 @@
-/**
- * What generate_image and generate_video share: what they need on this host,
- * reading their params, and handing a provider the job's scratch dir, abort
- * signal and a progress callback that leaves room for verification.
- */
-import type { z } from "zod";
-import { JobError } from "../errors";
 import { toolVersion } from "../ffmpeg";
 import type { Detection, HandlerContext } from "../handlers/types";
 import { createProviderRegistry, type ProviderRegistry } from "./registry";
@@ -23,15 +16,6 @@ export async function detectGeneration(registry: () => ProviderRegistry, signal?
   const [ffmpeg, ffprobe] = await Promise.all([toolVersion("ffmpeg", signal), toolVersion("ffprobe", signal)]);
   if (!ffmpeg || !ffprobe) return { available: false, detail: "ffmpeg/ffprobe not found on PATH (install ffmpeg)" };
   return { available: true, detail: `${ffmpeg}; providers: ${registry().names().join(", ")}` };
-}
-
-export function parseParams<T extends z.ZodType>(schema: T, params: unknown): z.infer<T> {
-  const parsed = schema.safeParse(params);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "params"}: ${issue.message}`);
-    throw new JobError("invalid_params", problems.join("; "), false);
-  }
-  return parsed.data;
 }
 
 export function providerContext(context: HandlerContext): ProviderContext {

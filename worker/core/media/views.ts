@@ -15,12 +15,7 @@ export function uploadView(upload: Upload, parts: readonly UploadPart[], partPat
     max_part_size_bytes: upload.partSize,
     part_count: upload.partCount,
     upload_url: `${partPath}?upload_id=${upload.id}&part_number={part_number}`,
-    parts: parts.map((part) => ({
-      part_number: part.partNumber,
-      size_bytes: part.sizeBytes,
-      sha256: part.sha256,
-      etag: part.etag,
-    })),
+    parts: parts.map(partView),
     missing_parts:
       upload.status === "open"
         ? Array.from({ length: upload.partCount }, (_, i) => i + 1).filter((n) => !received.has(n))
@@ -28,6 +23,10 @@ export function uploadView(upload: Upload, parts: readonly UploadPart[], partPat
     artifact_id: upload.status === "completed" ? upload.artifactId : null,
     expires_at: upload.expiresAt.toISOString(),
   };
+}
+
+export function partView(part: UploadPart) {
+  return { part_number: part.partNumber, size_bytes: part.sizeBytes, sha256: part.sha256, etag: part.etag };
 }
 
 /** `urlBase` is where this surface serves artifacts, e.g. "/artifacts". */

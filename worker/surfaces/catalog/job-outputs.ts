@@ -25,7 +25,7 @@ import {
 } from "../../contracts/uploads";
 import { ownerOfTask } from "../../core/jobs/tasks";
 import { completeUpload, findUpload, initUpload, partsOf, putPart } from "../../core/media/uploads";
-import { artifactView, uploadView } from "../../core/media/views";
+import { artifactView, partView, uploadView } from "../../core/media/views";
 import { ApiError } from "../../errors/api-error";
 import { errors003 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -119,10 +119,7 @@ jobOutputs.openapi(
       body: c.req.raw.body,
       sha256: c.req.header(PART_SHA256_HEADER)?.toLowerCase(),
     });
-    return c.json(
-      { part_number: part.partNumber, size_bytes: part.sizeBytes, sha256: part.sha256, etag: part.etag },
-      200,
-    );
+    return c.json(partView(part), 200);
   },
 );
 

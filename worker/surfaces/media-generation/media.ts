@@ -24,7 +24,7 @@ import { armMaintenance } from "../../core/maintenance";
 import { readableArtifact } from "../../core/media/artifacts";
 import { serveObject } from "../../core/media/serve";
 import { abortUpload, completeUpload, findUpload, initUpload, partsOf, putPart } from "../../core/media/uploads";
-import { artifactView, uploadView } from "../../core/media/views";
+import { artifactView, partView, uploadView } from "../../core/media/views";
 import { errors000 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
 import { type AppContext, callerOf, db } from "../../http/context";
@@ -95,10 +95,7 @@ media.openapi(
       body: c.req.raw.body,
       sha256: c.req.header(PART_SHA256_HEADER)?.toLowerCase(),
     });
-    return c.json(
-      { part_number: part.partNumber, size_bytes: part.sizeBytes, sha256: part.sha256, etag: part.etag },
-      200,
-    );
+    return c.json(partView(part), 200);
   },
 );
 
