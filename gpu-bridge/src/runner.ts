@@ -223,7 +223,11 @@ export class Runner {
         if (this.state !== "running" || this.jobs.size >= slots) break;
         if (await this.tryClaim(job, handlers, policy, scratchDir)) claimed++;
       }
-      nextPollAt = polledAt + (claimed > 0 ? minGapMs : Math.max(minGapMs, IDLE_POLL_FLOOR_MS));
+      // The minimum poll interval binds polls that do not wait. A long-poll cannot spin (the server
+      // holds it while there is nothing), so after a claim the next one starts at once: a bridge
+      // with free slots takes queued work without a pause.
+      const gapMs = this.waitFor(policy) > 0 ? 0 : minGapMs;
+      nextPollAt = polledAt + (claimed > 0 ? gapMs : Math.max(gapMs, IDLE_POLL_FLOOR_MS));
     }
   }
 

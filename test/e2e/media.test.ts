@@ -122,4 +122,28 @@ describe("media handlers through a real bridge", () => {
     expect(video?.avg_frame_rate).toBe("12/1");
     expect(facts).toMatchObject({ is_model: false, frames: 18, fps: 12 });
   });
+
+  it("video.compose@1: two clips and a title, stream-copied where untouched, decoding clean", async () => {
+    const second = await operator.upload(makeClip());
+    const params = {
+      clips: ["clip_1", "clip_2"],
+      overlays: [{ text: 'Title: 100% "quoted"', start_s: 0.5, end_s: 1.5 }],
+    };
+    const { file, facts } = await run("compose_video", "video", params, { clip_1: source, clip_2: second });
+    const probed = probe(file);
+    expect(Math.abs(Number(probed.format.duration) - 4)).toBeLessThan(0.2);
+    expect(facts).toMatchObject({ width: 320, height: 240 });
+    expect(Number(facts.reencoded_s)).toBeLessThan(4);
+    const errors = execFileSync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"], { encoding: "utf8" });
+    expect(errors).toBe("");
+  });
+
+  it("speech.synthesize@1 (espeak-ng): a WAV of plausible length", async () => {
+    const params = { text: "Media Edge speaks through a real bridge." };
+    const { file, contentType, facts } = await run("synthesize_speech", "audio", params, {});
+    expect(contentType).toBe("audio/wav");
+    expect(probe(file).streams[0]?.codec_name).toBe("pcm_s16le");
+    expect(Number(facts.duration_ms)).toBeGreaterThan(1000);
+    expect(facts).toMatchObject({ provider: "local", is_model: false });
+  });
 });

@@ -4,11 +4,13 @@
  * the Worker only offers jobs the bridge can actually run.
  */
 import { JOB_TYPES, type JobType } from "../../../worker/contracts/job-types";
+import { composeHandler } from "./compose";
 import { generateImageHandler } from "./generate-image";
 import { generateVideoHandler } from "./generate-video";
 import { mediaFactsHandler } from "./media-facts";
 import { proxyAudioHandler } from "./proxy-audio";
 import { proxyVideoHandler } from "./proxy-video";
+import { speechHandler } from "./speech";
 import { thumbnailsHandler } from "./thumbnails";
 import type { Detection, Handler } from "./types";
 import { waveformHandler } from "./waveform";
@@ -21,6 +23,8 @@ export const HANDLERS: readonly Handler[] = [
   waveformHandler,
   generateImageHandler,
   generateVideoHandler,
+  composeHandler,
+  speechHandler,
 ];
 
 export interface DetectedHandler {
