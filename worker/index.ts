@@ -6,6 +6,7 @@ export { JobBoard } from "../durable-objects/job-board";
 export { RateLimiter } from "../durable-objects/rate-limiter";
 export { Reconciler } from "../durable-objects/reconciler";
 export { TaskRoom } from "../durable-objects/task-room";
+export { UploadDigest } from "../durable-objects/upload-digest";
 
 const app = buildApp();
 

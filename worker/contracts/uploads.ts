@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-/** Optional on a part: its hex SHA-256; a mismatch refuses the part (422). */
+/** Optional on a part: its hex SHA-256, checked as it streams; a mismatch refuses the part (422). */
 export const PART_SHA256_HEADER = "x-content-sha256";
 
 const sha256 = z
@@ -58,7 +58,12 @@ export const uploadSchema = z.object({
   /** Where to send part N: replace {part_number}. */
   upload_url: z.string(),
   parts: z.array(
-    z.object({ part_number: z.number().int(), size_bytes: z.number().int(), sha256: z.string(), etag: z.string() }),
+    z.object({
+      part_number: z.number().int(),
+      size_bytes: z.number().int(),
+      sha256: z.string().nullable(),
+      etag: z.string(),
+    }),
   ),
   missing_parts: z.array(z.number().int()),
   artifact_id: z.string().nullable(),
@@ -69,7 +74,8 @@ export type UploadView = z.infer<typeof uploadSchema>;
 export const uploadedPartSchema = z.object({
   part_number: z.number().int(),
   size_bytes: z.number().int(),
-  sha256: z.string(),
+  /** The part's verified SHA-256 when X-Content-SHA256 was sent, else null. */
+  sha256: z.string().nullable(),
   etag: z.string(),
 });
 

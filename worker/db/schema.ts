@@ -283,7 +283,8 @@ export const uploadParts = sqliteTable(
       .references(() => uploads.id, { onDelete: "cascade" }),
     partNumber: integer("part_number").notNull(),
     sizeBytes: integer("size_bytes").notNull(),
-    sha256: text("sha256").notNull(),
+    /** Set when the client sent X-Content-SHA256 and the part matched it. */
+    sha256: text("sha256"),
     etag: text("etag").notNull(),
     createdAt: createdAt(),
   },

@@ -9,7 +9,7 @@ import { configFrom, mediaTtlSeconds } from "../../config";
 import type { Database } from "../../db/client";
 import { artifacts } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
-import { hashing } from "./digest";
+import { fixedLength, hashing } from "./digest";
 
 export type Artifact = typeof artifacts.$inferSelect;
 
@@ -39,13 +39,9 @@ export async function storeArtifact(
   const hash = hashing();
   try {
     // FixedLengthStream refuses a body longer or shorter than declared.
-    await env.MEDIA.put(
-      r2Key,
-      input.body.pipeThrough(hash.stream).pipeThrough(new FixedLengthStream(input.sizeBytes)),
-      {
-        httpMetadata: { contentType: input.contentType },
-      },
-    );
+    await env.MEDIA.put(r2Key, fixedLength(input.body.pipeThrough(hash.stream), input.sizeBytes), {
+      httpMetadata: { contentType: input.contentType },
+    });
   } catch {
     await env.MEDIA.delete(r2Key).catch(() => undefined);
     throw new ApiError("bad_request", `The body did not match its Content-Length of ${input.sizeBytes} bytes`);

@@ -32,11 +32,59 @@ export function hashing(): Hashing {
   return { stream, hex };
 }
 
-/** SHA-256 of a whole stream (e.g. an R2 object read back), streamed. */
+/** SHA-256 of a whole stream, streamed. */
 export async function sha256Of(body: ReadableStream<Uint8Array>): Promise<string> {
   const digest = new crypto.DigestStream("SHA-256");
+  digest.digest.catch(() => undefined);
   await body.pipeTo(digest);
   return toHex(await digest.digest);
+}
+
+/** Range reads kept in flight while earlier ones are hashed: reading overlaps hashing. */
+const READ_AHEAD = 4;
+
+/**
+ * SHA-256 of an R2 object, streamed: the object is read in `chunkBytes`
+ * ranges, up to READ_AHEAD requested ahead, each piped into one digest in
+ * order. Unread bodies hold back through backpressure, so memory stays small.
+ */
+export async function digestObject(
+  env: Env,
+  key: string,
+  chunkBytes: number,
+): Promise<{ sha256: string; size: number }> {
+  const head = await env.MEDIA.head(key);
+  if (!head) throw new Error(`object ${key} vanished before it could be verified`);
+  const digest = new crypto.DigestStream("SHA-256");
+  const ranges = Array.from({ length: Math.ceil(head.size / chunkBytes) }, (_, i) => ({
+    offset: i * chunkBytes,
+    length: Math.min(chunkBytes, head.size - i * chunkBytes),
+  }));
+  const reads: Promise<R2ObjectBody | null>[] = [];
+  const request = (i: number) => {
+    const range = ranges[i];
+    if (range) reads[i] = env.MEDIA.get(key, { range });
+  };
+  for (let i = 0; i < READ_AHEAD; i++) request(i);
+  for (let i = 0; i < ranges.length; i++) {
+    request(i + READ_AHEAD);
+    const part = await reads[i];
+    if (!part) throw new Error(`object ${key} vanished while it was verified`);
+    await part.body.pipeTo(digest, { preventClose: i < ranges.length - 1 });
+  }
+  if (ranges.length === 0) await digest.getWriter().close();
+  return { sha256: toHex(await digest.digest), size: head.size };
+}
+
+/**
+ * `body` checked to be exactly `size` bytes: the result errors if it is cut
+ * short or runs long. (pipeThrough would leave the failed pipe's promise
+ * unhandled; its error reaches the reader anyway.)
+ */
+export function fixedLength(body: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
+  const fixed = new FixedLengthStream(size);
+  body.pipeTo(fixed.writable).catch(() => undefined);
+  return fixed.readable;
 }
 
 export function toHex(bytes: ArrayBuffer): string {

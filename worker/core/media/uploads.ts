@@ -15,7 +15,7 @@ import type { Database } from "../../db/client";
 import { artifacts, uploadParts, uploads } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
 import { type Artifact, artifactKey, expiryFor, recordArtifact } from "./artifacts";
-import { hashing, sha256Of } from "./digest";
+import { digestObject, fixedLength } from "./digest";
 
 export type Upload = typeof uploads.$inferSelect;
 export type UploadPart = typeof uploadParts.$inferSelect;
@@ -99,21 +99,24 @@ export async function putPart(
   }
   const size = expectedPartSize(upload, part.number);
   if (!part.body) throw new ApiError("bad_request", `Send part ${part.number}'s ${size} bytes as the body`);
-  const hash = hashing();
+  // One copy of the bytes goes to R2, the other to the upload's digest object, which keeps the
+  // whole file's digest running (so completion need not read it back).
+  const [toR2, toDigest] = part.body.tee();
   let uploaded: R2UploadedPart;
+  let sha256: string | null;
   try {
     const multipart = env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId);
-    uploaded = await multipart.uploadPart(
-      part.number,
-      part.body.pipeThrough(hash.stream).pipeThrough(new FixedLengthStream(size)),
-    );
+    [uploaded, sha256] = await Promise.all([
+      multipart.uploadPart(part.number, fixedLength(toR2, size)),
+      // The part is hashed on its own only when the client sent a checksum to check it against.
+      digestOf(env, upload).absorb(part.number, size, toDigest, part.sha256 !== undefined),
+    ]);
   } catch {
     // A dropped connection or a wrong length: nothing is recorded, so the client simply sends the part again.
     throw new ApiError("bad_request", `Part ${part.number} must be exactly ${size} bytes; it was not stored`, {
       details: { part_number: part.number, expected_bytes: size },
     });
   }
-  const sha256 = await hash.hex;
   if (part.sha256 && part.sha256 !== sha256) {
     throw new ApiError(
       "checksum_mismatch",
@@ -181,17 +184,21 @@ export async function completeUpload(
     if (now?.status === "completed") return completedArtifact(db, now);
     throw error;
   }
-  const object = await env.MEDIA.get(upload.r2Key);
-  if (!object) throw new ApiError("temporarily_unavailable", "The assembled object could not be read back");
-  const sha256 = await sha256Of(object.body);
-  if (object.size !== upload.sizeBytes || (upload.sha256 && upload.sha256 !== sha256)) {
+  // The running digest, which reads back only the parts it did not take in order; the whole object if it cannot.
+  const running = await digestOf(env, upload)
+    .finish(upload.r2Key, upload.partSize, upload.sizeBytes)
+    .catch(() => null);
+  const { sha256, size } = running
+    ? { sha256: running, size: upload.sizeBytes }
+    : await digestObject(env, upload.r2Key, upload.partSize);
+  if (size !== upload.sizeBytes || (upload.sha256 && upload.sha256 !== sha256)) {
     await env.MEDIA.delete(upload.r2Key);
     await db.update(uploads).set({ status: "aborted" }).where(eq(uploads.id, upload.id));
     throw new ApiError(
       "checksum_mismatch",
       "The assembled file does not match the declared sha256; start a new upload",
       {
-        details: { expected: upload.sha256, received: sha256, size_bytes: object.size },
+        details: { expected: upload.sha256, received: sha256, size_bytes: size },
       },
     );
   }
@@ -219,6 +226,10 @@ export async function abortUpload(env: Env, db: Database, upload: Upload): Promi
     .abort()
     .catch(() => undefined);
   await db.update(uploads).set({ status: "aborted" }).where(eq(uploads.id, upload.id));
+}
+
+function digestOf(env: Env, upload: Upload) {
+  return env.UPLOAD_DIGEST.getByName(upload.id);
 }
 
 function assertOpen(upload: Upload): void {
