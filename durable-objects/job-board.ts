@@ -94,6 +94,7 @@ export class JobBoard extends DurableObject<Env> {
         start_deadline INTEGER, lock_token TEXT, agent_id TEXT, principal_id INTEGER, locked_until INTEGER,
         outcome TEXT, finished_at INTEGER, created_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
+      CREATE INDEX IF NOT EXISTS jobs_by_holder ON jobs (agent_id, status);
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL,
         recorded INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, principal_id INTEGER NOT NULL,
@@ -145,14 +146,18 @@ export class JobBoard extends DurableObject<Env> {
    * pollers rarely collide on a claim. An offer is never renewed: once it lapses
    * the job is visible to all, and its last holder cannot take a new offer on it
    * for another OFFER_MS, so no agent can keep a job from the others by listing.
+   * An agent is listed no more jobs than it may still hold, so one at its
+   * limit takes no offers that would hide jobs from agents with room.
    */
   list(agent: AgentRef, limit: number, now = Date.now(), reserve = true): Job[] {
     this.seen(agent, now);
     this.expireDue(now);
     this.pruneOffers(now);
+    const room = Math.min(limit, agent.maxParallel - this.heldBy(agent.agentId));
     const listed: Job[] = [];
-    for (const row of this.claimableRows(limit + this.offers.size, now)) {
-      if (listed.length >= limit) break;
+    if (room <= 0) return listed;
+    for (const row of this.claimableRows(room + this.offers.size, now)) {
+      if (listed.length >= room) break;
       const offer = this.offers.get(row.id);
       if (offer && offer.agentId !== agent.agentId && offer.until > now) continue;
       if (reserve && !offer) this.offers.set(row.id, { agentId: agent.agentId, until: now + OFFER_MS });
@@ -205,11 +210,7 @@ export class JobBoard extends DurableObject<Env> {
     if (row.not_before > now) {
       return refusal("state_conflict", `Job is backing off until ${new Date(row.not_before).toISOString()}`);
     }
-    const held =
-      this.sql<{ n: number }>(
-        `SELECT count(*) AS n FROM jobs WHERE status = 'claimed' AND agent_id = ?`,
-        agent.agentId,
-      )[0]?.n ?? 0;
+    const held = this.heldBy(agent.agentId);
     if (held >= agent.maxParallel) {
       return refusal("state_conflict", `This agent already holds ${held} jobs, its limit (max_parallel_jobs_allowed)`);
     }
@@ -321,6 +322,13 @@ export class JobBoard extends DurableObject<Env> {
     this.wakeWaiters();
     this.afterChange(now);
     return { ok: true, outcome, replay: false };
+  }
+
+  private heldBy(agentId: string): number {
+    return (
+      this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'claimed' AND agent_id = ?`, agentId)[0]
+        ?.n ?? 0
+    );
   }
 
   has(jobId: string): boolean {

@@ -78,7 +78,10 @@ async function main(): Promise<void> {
   });
   if (only.has("latency") || only.has("claims") || only.has("upload")) {
     log("starting a local Worker over fresh state");
-    const worker = await startLocalWorker({ vars: { BENCH_ROUTES: "on", RATE_LIMITS: BENCH_RATE_LIMITS } });
+    // Claim rounds never submit, so each agent may hold every job it claims across the rounds.
+    const worker = await startLocalWorker({
+      vars: { BENCH_ROUTES: "on", RATE_LIMITS: BENCH_RATE_LIMITS, AGENT_MAX_PARALLEL_JOBS: "256" },
+    });
     try {
       const client = await setUp(worker.url, worker.creds.admin_key);
       if (only.has("latency")) {
@@ -163,7 +166,7 @@ async function setUp(url: string, adminKey: string): Promise<Client> {
           agent_version: "bench",
           platform: process.platform,
           capabilities: ["media.facts@1"],
-          max_parallel_jobs: 8,
+          max_parallel_jobs: 256,
         }),
       }),
     )) as { agent_id: string };
@@ -271,13 +274,17 @@ async function claimRound(
         requests++;
         const jobs = (await listed.json()) as Job[];
         if (jobs.length === 0) return;
+        let won = 0;
         for (const job of jobs) {
           const claim = await agentFetch(client, index, `/api/v1/jobs/${job.job_id}/claim`, {});
           requests++;
           await claim.arrayBuffer();
-          if (claim.status === 200) claims++;
+          if (claim.status === 200) won++;
           else conflicts++;
         }
+        claims += won;
+        // Listed jobs none of which could be claimed: stop rather than spin on them.
+        if (won === 0) return;
       }
     }),
   );

@@ -18,7 +18,7 @@ import { AGENT_SCOPES } from "../worker/contracts/scopes";
 export interface DemoCredentials {
   base_url: string;
   user: { username: string; email: string; password: string };
-  /** Contract 004 `x-api-key` and `POST /api/v1/auth/session {api_key}`; 000 `X-API-Key` once generation routes exist. */
+  /** Contract 004 `x-api-key` and `POST /api/v1/auth/session {api_key}`; 000 `X-API-Key` (the upload and artifact routes). */
   api_key: string;
   /** Contract 000 `POST /admin/session` with header `x-admin-key`. */
   admin_key: string;

@@ -48,7 +48,7 @@ describe("fairness between agents", { timeout: 30_000 }, () => {
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
   });
 
-  it("an agent holds at most max_parallel_jobs_allowed jobs at once", async () => {
+  it("an agent holds at most max_parallel_jobs_allowed jobs at once, and is listed none beyond", async () => {
     const op = await makeOperator();
     const bridge = await makeBridge();
     const held = [];
@@ -57,6 +57,8 @@ describe("fairness between agents", { timeout: 30_000 }, () => {
       held.push(await bridge.claim(jobId));
     }
     const extra = await dispatchFacts(op);
+    // At its limit it is listed nothing, so it takes no offers that would hide jobs from others.
+    expect(await bridge.list()).toEqual([]);
     const refused = await expect003(await bridge.call(`/api/v1/jobs/${extra.jobId}/claim`, {}), 409, "STATE_CONFLICT");
     expect(refused.message).toMatch(/max_parallel_jobs_allowed/);
     await outcomeOf(await bridge.submit(held[0] ?? (await Promise.reject(new Error("no job")))));
