@@ -7,27 +7,7 @@
 import { z } from "zod";
 import { JobError } from "../errors";
 import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
-import { frameRate } from "../handlers/ffprobe";
-
-const streamSchema = z.object({
-  index: z.number(),
-  codec_type: z.string().optional(),
-  codec_name: z.string().optional(),
-  profile: z.string().optional(),
-  width: z.number().optional(),
-  height: z.number().optional(),
-  pix_fmt: z.string().optional(),
-  sample_aspect_ratio: z.string().optional(),
-  r_frame_rate: z.string().optional(),
-  avg_frame_rate: z.string().optional(),
-  time_base: z.string().optional(),
-  start_time: z.string().optional(),
-  duration: z.string().optional(),
-  /** With -show_data_hash: a hash of the codec's extradata (for H.264 in MP4, the SPS and PPS). */
-  extradata_hash: z.string().optional(),
-  disposition: z.object({ attached_pic: z.number().optional() }).optional(),
-  side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
-});
+import { frameRate, type Stream, streamSchema } from "../handlers/ffprobe";
 
 const probeSchema = z.object({
   streams: z.array(streamSchema).default([]),
@@ -122,7 +102,7 @@ async function ffprobe(args: string[], name: string, signal: AbortSignal): Promi
   return result.stdout;
 }
 
-function videoInfo(stream: z.infer<typeof streamSchema>, formatDuration: number | null): VideoInfo {
+function videoInfo(stream: Stream, formatDuration: number | null): VideoInfo {
   const width = stream.width ?? 0;
   const height = stream.height ?? 0;
   const rate = validRate(stream.avg_frame_rate) ?? validRate(stream.r_frame_rate) ?? "25/1";
@@ -131,7 +111,7 @@ function videoInfo(stream: z.infer<typeof streamSchema>, formatDuration: number 
   const shownWidth = Math.round(width * sar);
   const quarterTurn = rotation === 90 || rotation === 270;
   return {
-    index: stream.index,
+    index: stream.index ?? 0,
     codec: stream.codec_name ?? "unknown",
     profile: stream.profile ?? "",
     width,

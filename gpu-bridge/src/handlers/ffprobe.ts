@@ -8,18 +8,30 @@ import type { MediaFacts } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
 
-const streamSchema = z.object({
+/**
+ * One ffprobe stream, every field any handler reads (all optional: ffprobe
+ * prints only what applies, and only what the command asked for).
+ */
+export const streamSchema = z.object({
+  index: z.number().optional(),
   codec_type: z.string().optional(),
   codec_name: z.string().optional(),
+  profile: z.string().optional(),
   width: z.number().optional(),
   height: z.number().optional(),
   pix_fmt: z.string().optional(),
+  sample_aspect_ratio: z.string().optional(),
   nb_frames: z.string().optional(),
   channels: z.number().optional(),
   avg_frame_rate: z.string().optional(),
   r_frame_rate: z.string().optional(),
+  time_base: z.string().optional(),
+  start_time: z.string().optional(),
   duration: z.string().optional(),
+  /** With -show_data_hash: a hash of the codec's extradata (for H.264 in MP4, the SPS and PPS). */
+  extradata_hash: z.string().optional(),
   disposition: z.object({ attached_pic: z.number().optional() }).optional(),
+  side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
 });
 
 export const probeSchema = z.object({
@@ -27,7 +39,7 @@ export const probeSchema = z.object({
   format: z.object({ format_name: z.string().optional(), duration: z.string().optional() }).optional(),
 });
 export type Probe = z.infer<typeof probeSchema>;
-type Stream = z.infer<typeof streamSchema>;
+export type Stream = z.infer<typeof streamSchema>;
 
 const PROBE_TIMEOUT_MS = 120_000;
 

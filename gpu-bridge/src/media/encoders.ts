@@ -8,7 +8,7 @@ import { open } from "node:fs/promises";
 import { z } from "zod";
 import { JobError } from "../errors";
 import { runTool, ToolMissingError, ToolTimeoutError, toolVersion } from "../ffmpeg";
-import { frameRate } from "../handlers/ffprobe";
+import { frameRate, streamSchema } from "../handlers/ffprobe";
 import type { Detection, HandlerContext } from "../handlers/types";
 import { abortReason } from "../retry";
 import { evenSize } from "./clip-format";
@@ -174,21 +174,7 @@ export async function shownVideo(file: string, signal: AbortSignal): Promise<Sho
   };
 }
 
-const videoStreamsSchema = z.object({
-  streams: z.array(
-    z.object({
-      index: z.number().int().optional(),
-      width: z.number().int().optional(),
-      height: z.number().int().optional(),
-      sample_aspect_ratio: z.string().optional(),
-      avg_frame_rate: z.string().optional(),
-      r_frame_rate: z.string().optional(),
-      duration: z.string().optional(),
-      disposition: z.object({ attached_pic: z.number().optional() }).optional(),
-      side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
-    }),
-  ),
-});
+const videoStreamsSchema = z.object({ streams: z.array(streamSchema) });
 
 /** "16:15" → 1.0667; "0:1" (unknown), "N/A" and garbage → null. */
 function ratio(value: string | undefined): number | null {
