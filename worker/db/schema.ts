@@ -146,6 +146,8 @@ export const tasks = sqliteTable(
     errorMessage: text("error_message"),
     /** A job still unstarted past this instant fails as not_started. */
     startDeadlineAt: integer("start_deadline_at", { mode: "timestamp_ms" }),
+    /** What the caller asked for, as its surface records it (000: model, label, type, mode, prompt, params). */
+    request: text("request", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

@@ -31,6 +31,8 @@ export interface NewTask {
   jobs: NewJob[];
   /** Jobs still unstarted past this instant fail as not_started. */
   startDeadlineAt?: Date | null;
+  /** The surface's record of the request (what its listings and status render). */
+  request?: Record<string, unknown> | null;
 }
 
 /** The two ways a job reaches its board; tests replace them to inject failures. */
@@ -77,6 +79,7 @@ export async function dispatchTask(
       ownerPrincipalId: input.ownerPrincipalId,
       surface: input.surface,
       startDeadlineAt: input.startDeadlineAt ?? null,
+      request: input.request ?? null,
       createdAt: new Date(now),
       updatedAt: new Date(now),
     }),
