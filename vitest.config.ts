@@ -24,6 +24,10 @@ export default defineConfig(async () => {
             // The smallest part R2 multipart allows, and a cap a test can exceed without sending bytes.
             UPLOAD_PART_BYTES: String(5 * 1024 * 1024),
             UPLOAD_MAX_BYTES: String(64 * 1024 * 1024),
+            // Seals capacity-account credentials (32 bytes, base64url); a test-only key.
+            ACCOUNTS_ENCRYPTION_KEY: "dGVzdC1vbmx5LWFjY291bnRzLWtleS0zMi1ieXRlcyE",
+            // RunPod's API in tests is the fake in test/helpers/fake-runpod.ts, answering at this origin.
+            RUNPOD_API_URL: "https://runpod.fake/v1",
           },
         },
       }),

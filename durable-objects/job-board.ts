@@ -324,6 +324,31 @@ export class JobBoard extends DurableObject<Env> {
     return { ok: true, outcome, replay: false };
   }
 
+  /**
+   * A surface gives up on a job it no longer wants run (a deadline it enforces, a
+   * deleted task): a pending or claimed job fails now with `error`, and its lock
+   * token is retired, so the holder's next heartbeat (409) stops it and a late
+   * submit or fail is refused instead of applied.
+   */
+  abandon(jobId: string, error: JobError, deadLetter: boolean, now = Date.now()): Outcome | Refusal {
+    this.expireDue(now);
+    const row = this.row(jobId);
+    if (!row) return refusal("not_found", "No such job");
+    if (row.status === "completed" || row.status === "failed") {
+      return refusal("state_conflict", `Job is already ${row.status}`);
+    }
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const failed = this.finish(row, "failed", error, deadLetter, now);
+      this.sql(`UPDATE jobs SET lock_token = NULL WHERE id = ?`, jobId);
+      return failed;
+    });
+    this.offers.delete(jobId);
+    // Its holder has room for another job now.
+    this.wakeWaiters();
+    this.afterChange(now);
+    return { ok: true, outcome, replay: false };
+  }
+
   private heldBy(agentId: string): number {
     return (
       this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = 'claimed' AND agent_id = ?`, agentId)[0]
@@ -338,24 +363,33 @@ export class JobBoard extends DurableObject<Env> {
   stats(now = Date.now()): BoardStats {
     const count = (status: string) =>
       this.sql<{ n: number }>(`SELECT count(*) AS n FROM jobs WHERE status = ?`, status)[0]?.n ?? 0;
-    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
     return {
       pending: count("pending"),
       claimed: count("claimed"),
       finished: count("completed") + count("failed"),
       outbox: this.sql<{ n: number }>(`SELECT count(*) AS n FROM outbox`)[0]?.n ?? 0,
-      agentsAlive: this.sql<{
-        agent_id: string;
-        principal_id: number;
-        capacity_account_id: string | null;
-        last_seen: number;
-      }>(`SELECT * FROM agents WHERE last_seen >= ? ORDER BY last_seen DESC`, aliveSince).map((agent) => ({
-        agentId: agent.agent_id,
-        principalId: agent.principal_id,
-        capacityAccountId: agent.capacity_account_id,
-        lastSeen: agent.last_seen,
-      })),
+      agentsAlive: this.liveAgents(now),
     };
+  }
+
+  /**
+   * Agents heard from (polling, claiming, heartbeating) within AGENT_ALIVE_S.
+   * Only agents able to run this board's job type ever poll it, so these are
+   * the ones that could start its jobs now.
+   */
+  liveAgents(now = Date.now()): BoardStats["agentsAlive"] {
+    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
+    return this.sql<{
+      agent_id: string;
+      principal_id: number;
+      capacity_account_id: string | null;
+      last_seen: number;
+    }>(`SELECT * FROM agents WHERE last_seen >= ? ORDER BY last_seen DESC`, aliveSince).map((agent) => ({
+      agentId: agent.agent_id,
+      principalId: agent.principal_id,
+      capacityAccountId: agent.capacity_account_id,
+      lastSeen: agent.last_seen,
+    }));
   }
 
   /** Projects every pending outbox event; resolves when the outbox is empty or a projection failed. */

@@ -1,11 +1,13 @@
 /**
  * Reconciler: the maintenance alarm. Every RECONCILE_INTERVAL_S it repairs
- * jobs (worker/core/jobs/reconcile.ts) and deletes expired media
- * (worker/core/media/expiry.ts). Alarms fire locally too, unlike cron
+ * jobs (worker/core/jobs/reconcile.ts), deletes expired media
+ * (worker/core/media/expiry.ts) and audit rows past their retention
+ * (worker/core/audit-retention.ts). Alarms fire locally too, unlike cron
  * triggers; worker/core/maintenance.ts arms it once per isolate.
  */
 import { DurableObject } from "cloudflare:workers";
 import { configFrom } from "../worker/config";
+import { type AuditSweepReport, sweepAudit } from "../worker/core/audit-retention";
 import { type SweepReport, sweep } from "../worker/core/jobs/reconcile";
 import { type MediaSweepReport, sweepMedia } from "../worker/core/media/expiry";
 
@@ -26,13 +28,23 @@ export class Reconciler extends DurableObject<Env> {
     return sweepMedia(this.env, now);
   }
 
+  /** Runs the audit retention sweep now (operators and tests). */
+  sweepAuditNow(now = Date.now()): Promise<AuditSweepReport> {
+    return sweepAudit(this.env, now);
+  }
+
   override async alarm(): Promise<void> {
     try {
-      // Each sweep on its own: a failing one must not starve the other.
-      const [jobs, media] = await Promise.allSettled([sweep(this.env), sweepMedia(this.env)]);
+      // Each sweep on its own: a failing one must not starve the others.
+      const [jobs, media, audit] = await Promise.allSettled([
+        sweep(this.env),
+        sweepMedia(this.env),
+        sweepAudit(this.env),
+      ]);
       for (const [name, result] of [
         ["jobs", jobs],
         ["media", media],
+        ["audit", audit],
       ] as const) {
         if (result.status === "rejected") {
           console.error(JSON.stringify({ level: "error", sweep_failed: name, error: String(result.reason) }));
@@ -43,6 +55,9 @@ export class Reconciler extends DurableObject<Env> {
       }
       if (media.status === "fulfilled" && (media.value.deleted.length || media.value.abortedUploads.length)) {
         console.log(JSON.stringify({ level: "info", media_expired: media.value }));
+      }
+      if (audit.status === "fulfilled" && audit.value.deleted) {
+        console.log(JSON.stringify({ level: "info", audit_expired: audit.value }));
       }
     } finally {
       await this.schedule();

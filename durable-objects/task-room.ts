@@ -36,6 +36,13 @@ export interface TaskState {
   progress: number;
   stage: string | null;
   error: JobError | null;
+  /**
+   * While running: when the job that has gone longest without news last moved
+   * (a transition, or a heartbeat whose progress, stage or message changed).
+   * A heartbeat repeating the same progress keeps a lease alive but is no news:
+   * surfaces judge stalls by this. Null unless running.
+   */
+  progressed_at: number | null;
   last_seq: number;
 }
 
@@ -49,6 +56,8 @@ interface JobState {
   /** The latest attempt the room has heard of (0: never claimed). */
   attempt: number;
   updated_at: number;
+  /** The last time this job's state changed (see TaskState.progressed_at). */
+  progressed_at: number | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -79,6 +88,10 @@ export class TaskRoom extends DurableObject<Env> {
     // Rooms created before they tracked attempts (their jobs start at 0: any attempt is news to them).
     if (!columns.includes("attempt")) {
       this.ctx.storage.sql.exec(`ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0`);
+    }
+    // …and before they told progress from a heartbeat that only repeats it.
+    if (!columns.includes("progressed_at")) {
+      this.ctx.storage.sql.exec(`ALTER TABLE jobs ADD COLUMN progressed_at INTEGER`);
     }
     // Keep-alives are answered without waking the object.
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
@@ -145,12 +158,22 @@ export class TaskRoom extends DurableObject<Env> {
     if (starts) events.push(this.record(taskId, jobId, attempt, transition("claimed", null), now));
     // A heartbeat that only keeps the lease (as the first one may) is no progress to report.
     if (update.progress !== undefined || update.stage !== undefined || update.message !== undefined) {
-      const before = starts ? { progress: 0, stage: "started" } : job;
+      const before = starts ? { progress: 0, stage: "started", message: null } : job;
+      const next = {
+        progress: update.progress ?? before.progress,
+        stage: update.stage ?? before.stage,
+        message: update.message ?? null,
+      };
+      const moved =
+        starts || next.progress !== before.progress || next.stage !== before.stage || next.message !== before.message;
       this.sql(
-        `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ? WHERE id = ?`,
-        update.progress ?? before.progress,
-        update.stage ?? before.stage,
-        update.message ?? null,
+        `UPDATE jobs SET progress = ?, stage = ?, message = ?, updated_at = ?,
+           progressed_at = CASE WHEN ? THEN ? ELSE progressed_at END WHERE id = ?`,
+        next.progress,
+        next.stage,
+        next.message,
+        now,
+        moved ? 1 : 0,
         now,
         jobId,
       );
@@ -253,13 +276,16 @@ export class TaskRoom extends DurableObject<Env> {
       all.length === 0
         ? 0
         : all.reduce((sum, job) => sum + (job.status === "completed" ? 1 : job.progress), 0) / all.length;
-    const active = all.find((job) => job.status === "claimed");
+    const running = all.filter((job) => job.status === "claimed");
+    const active = running[0];
     const stage = status === "running" ? (active?.stage ?? "running") : status === "pending" ? "queued" : status;
+    const moments = running.map((job) => job.progressed_at ?? job.updated_at);
     return {
       status,
       progress: status === "done" ? 1 : Math.min(1, progress),
       stage,
       error: failed?.error ? (JSON.parse(failed.error) as JobError) : null,
+      progressed_at: status === "running" && moments.length > 0 ? Math.min(...moments) : null,
     };
   }
 
@@ -288,10 +314,12 @@ export class TaskRoom extends DurableObject<Env> {
   /** Sets a job's state (its attempt only ever grows) and appends the status event saying so. */
   private record(taskId: string, jobId: string, attempt: number, next: JobTransition, at: number): TaskEvent {
     this.sql(
-      `INSERT INTO jobs (id, status, progress, stage, message, error, attempt, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (id, status, progress, stage, message, error, attempt, updated_at, progressed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, progress = excluded.progress,
          stage = excluded.stage, message = excluded.message, error = excluded.error,
-         attempt = max(attempt, excluded.attempt), updated_at = excluded.updated_at`,
+         attempt = max(attempt, excluded.attempt), updated_at = excluded.updated_at,
+         progressed_at = excluded.progressed_at`,
       jobId,
       next.status,
       next.progress,
@@ -299,6 +327,7 @@ export class TaskRoom extends DurableObject<Env> {
       next.message,
       next.error ? JSON.stringify(next.error) : null,
       attempt,
+      at,
       at,
     );
     return this.append(taskId, "status", jobId, next.status, next.message, next.error);

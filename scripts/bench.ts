@@ -13,16 +13,19 @@
  *     floor and claims; medians are reported.
  *  3. Upload: a 200 MB file through the chunked upload API vs one direct R2
  *     put through a floor route that authenticates the same way (bench/upload.ts).
- *  4. Compose: ten uniform 720p30 clips + title + audio bed, our handler vs the
+ *  4. Contract 000 under load: GET /status and POST /generate vs floor routes
+ *     making the same binding calls (bench/generation.ts).
+ *  5. Compose: ten uniform 720p30 clips + title + audio bed, our handler vs the
  *     original pipeline's method, plain ffmpeg on this machine (bench/compose.ts).
  *
- * BENCH_ONLY=latency,claims,upload,compose runs a subset; the sections not run
+ * BENCH_ONLY=latency,claims,upload,generation,compose runs a subset; the sections not run
  * keep their previous figures in the results file.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { benchCompose } from "../bench/compose";
+import { benchGeneration } from "../bench/generation";
 import { benchUpload } from "../bench/upload";
 import type { Job } from "../worker/contracts/agent-protocol";
 import { ROOT, startLocalWorker } from "./lib/local-worker";
@@ -58,7 +61,7 @@ const BENCH_RATE_LIMITS = JSON.stringify({
 
 const log = (line: string) => console.log(`bench: ${line}`);
 
-const SECTIONS = ["latency", "claims", "upload", "compose"] as const;
+const SECTIONS = ["latency", "claims", "upload", "generation", "compose"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(",")).split(",") as Section[]);
 const UPLOAD_BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 200_000_000);
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
     node: process.version,
     worker: "wrangler dev (workerd, local D1/DO/queues/R2)",
   });
-  if (only.has("latency") || only.has("claims") || only.has("upload")) {
+  if (only.has("latency") || only.has("claims") || only.has("upload") || only.has("generation")) {
     log("starting a local Worker over fresh state");
     // Claim rounds never submit, so each agent may hold every job it claims across the rounds.
     const worker = await startLocalWorker({
@@ -126,6 +129,21 @@ async function main(): Promise<void> {
           target_ratio: 0.7,
           meets_target: upload.ratio >= 0.7,
         };
+      }
+      if (only.has("generation")) {
+        log("contract 000 under load: GET /status and POST /generate vs their floors, 16 connections");
+        const generation = await benchGeneration({
+          url: worker.url,
+          apiKey: worker.creds.api_key,
+          agentToken: worker.creds.agent_token,
+          seconds: 8,
+          rounds: ROUNDS,
+          connections: 16,
+        });
+        log(
+          `    status ${generation.status.requests_per_s_median.toFixed(0)}/s vs ${generation.status.floor_per_s_median.toFixed(0)}/s (${generation.status.ratio.toFixed(2)}), p95 ${generation.status.p95_ms_median} ms; generate ${generation.generate.requests_per_s_median.toFixed(0)}/s vs ${generation.generate.floor_per_s_median.toFixed(0)}/s (${generation.generate.ratio.toFixed(2)})`,
+        );
+        results.generation = { measured_at: new Date().toISOString(), ...generation };
       }
     } finally {
       await worker.dispose();

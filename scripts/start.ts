@@ -1,7 +1,7 @@
 /**
  * `npm start` after scripts/bootstrap.mjs: from a clone to a running local
  * system in one command, keeping all state between runs.
- *   1. secrets   .dev.vars gets a random JWT_SECRET / EXCHANGE_SECRET when one is missing
+ *   1. secrets   .dev.vars gets a random JWT_SECRET / EXCHANGE_SECRET / ACCOUNTS_ENCRYPTION_KEY when one is missing
  *   2. database  D1 migrations applied to the local database
  *   3. seed      demo credentials (scripts/seed.ts), kept in .state/credentials.json
  *   4. serve     wrangler dev on 127.0.0.1:$PORT until Ctrl-C / SIGTERM
@@ -22,7 +22,8 @@ const STATE = ".state";
 const PERSIST = ["--persist-to", `${STATE}/wrangler`];
 const CREDENTIALS_FILE = `${STATE}/credentials.json`;
 const DEV_VARS = ".dev.vars";
-const SECRETS = ["JWT_SECRET", "EXCHANGE_SECRET"];
+/** Each is 32 random bytes, base64url: ACCOUNTS_ENCRYPTION_KEY must decode to exactly that (worker/auth/sealed.ts). */
+const SECRETS = ["JWT_SECRET", "EXCHANGE_SECRET", "ACCOUNTS_ENCRYPTION_KEY"];
 /** The bridge runs from source through tsx's loader, also with this Node. */
 const BRIDGE = ["--import", "tsx", "gpu-bridge/src/cli.ts", "run"];
 

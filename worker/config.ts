@@ -5,6 +5,7 @@
  * falling back somewhere deep in a handler.
  */
 import { z } from "zod";
+import { MODEL_IDS } from "./contracts/models";
 
 const MiB = 1024 * 1024;
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -33,6 +34,18 @@ const rateLimits = z
   .strict();
 
 export type RateBucket = keyof z.output<typeof rateLimits>;
+
+/** A provider name as the GPU bridge registers it ("local", "replicate", "comfyui", …). */
+const providerName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, "expected a provider name");
+
+/**
+ * Which provider runs a model, and the provider's own model id ("local" means
+ * the one the provider is configured with): `"replicate"` or
+ * `{"provider": "replicate", "model": "owner/name"}`.
+ */
+const providerRoute = z
+  .union([providerName, z.object({ provider: providerName, model: z.string().min(1).max(128).default("local") })])
+  .transform((route) => (typeof route === "string" ? { provider: route, model: "local" } : route));
 
 /** A var holding JSON (an object; absent means `{}`), parsed before its own schema checks it. */
 function jsonVar(name: string) {
@@ -111,6 +124,29 @@ const configSchema = z.object({
   MEDIA_TTL_S: jsonVar("MEDIA_TTL_S")
     .pipe(z.record(z.string(), z.number().int().positive()))
     .transform((ttl): Record<string, number> & { default: number } => ({ default: 7 * 24 * 3600, ...ttl })),
+  /** Contract 000: model id → provider route; a model not listed runs on the bridge's local provider. */
+  GENERATION_PROVIDERS: jsonVar("GENERATION_PROVIDERS").pipe(z.partialRecord(z.enum(MODEL_IDS), providerRoute)),
+  /** A generation no live capable bridge has started within this fails as worker_start_timeout. */
+  GENERATION_START_TIMEOUT_S: positiveInt(120),
+  /** A generation queued behind busy bridges waits at most this long to start (image, video). */
+  GENERATION_IMAGE_QUEUE_S: positiveInt(10 * 60),
+  GENERATION_VIDEO_QUEUE_S: positiveInt(30 * 60),
+  /** A started generation whose progress has not moved for this long fails as processing_stall_timeout. */
+  GENERATION_STALL_S: positiveInt(300),
+  /** Audit rows older than this are deleted by the maintenance sweep. */
+  AUDIT_RETENTION_DAYS: positiveInt(90),
+  /**
+   * Secret: 32 random bytes (base64 or base64url) sealing capacity-account credentials with AES-GCM.
+   * Optional here so the rest of the Worker runs without it; the routes that need it answer 503.
+   */
+  ACCOUNTS_ENCRYPTION_KEY: z.string().optional(),
+  /** RunPod's REST API base; outbound calls are built from this and never from a request. */
+  RUNPOD_API_URL: z.url({ protocol: /^https?$/ }).default("https://rest.runpod.io/v1"),
+  /** Tries per RunPod call when it answers 429; a Retry-After longer than the wait cap ends the tries early. */
+  RUNPOD_MAX_ATTEMPTS: positiveInt(3),
+  RUNPOD_RETRY_MAX_WAIT_S: positiveInt(10),
+  /** The origin bridges connect to (MEDIA_EDGE_URL); defaults to the origin the admin's deploy came in on. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 /** Seconds stored media of `surface` lives. */

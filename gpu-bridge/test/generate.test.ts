@@ -134,12 +134,29 @@ describe("generate_image with the local provider", () => {
       width: 75,
       height: 53,
     });
-    expect(result.outputs).toEqual([{ kind: "image", path: result.file, contentType: "image/png" }]);
+    expect(result.outputs).toEqual([
+      { kind: "image", path: result.file, contentType: "image/png" },
+      { kind: "preview", path: expect.stringMatching(/preview\.jpg$/), contentType: "image/jpeg" },
+    ]);
     expect(result.warnings?.join(" ")).toMatch(/not a generative model/);
     const stream = await countFrames(result.file);
     expect(stream).toMatchObject({ codec_name: "png", width: 75, height: 53 });
     const tags = await probeTags(result.file);
     expect(tags.frame.Comment).toMatch(/local provider.*not made by a generative model/);
+  });
+
+  it("uploads a JPEG preview, 512 px on its longer side at most (never upscaled), of the same picture", async () => {
+    const large = await image({ width: 1024, height: 640 });
+    const preview = must(large.outputs?.[1]).path;
+    expect(await countFrames(preview)).toMatchObject({ codec_name: "mjpeg", width: 512, height: 320 });
+    const other = await image({ width: 1024, height: 640, seed: 2 });
+    // Brightness only: JPEG halves the colour resolution, which moves colour edges a little.
+    const look = async (file: string) => must((await rawFrames(file, { width: 32, height: 20, format: "gray" }))[0]);
+    const [picture, small, unlike] = await Promise.all([look(large.file), look(preview), look(other.file)]);
+    expect(meanAbsDiff(picture, small)).toBeLessThan(6);
+    expect(meanAbsDiff(picture, unlike)).toBeGreaterThan(20);
+    const tiny = await image({ width: 64, height: 48 });
+    expect(await countFrames(must(tiny.outputs?.[1]).path)).toMatchObject({ width: 64, height: 48 });
   });
 
   it("img2img stays close to the given image at low strength and moves away at high strength", async () => {
@@ -251,6 +268,73 @@ describe("generate_video with the local provider", () => {
     const t2vFrames = await rawFrames(t2v.file, { width: 48, height: 32, format: "gray" });
     expect(meanAbsDiff(last, must(t2vFrames.at(-1)))).toBeLessThan(8);
     expect(meanAbsDiff(last, must(t2vFrames[0]))).toBeGreaterThan(15);
+  });
+
+  it("previews a clip with a JPEG of its first frame", async () => {
+    const result = await video({ width: 96, height: 64, frames: 12 }, { image: pictures.bars });
+    expect(result.outputs?.map((output) => output.kind)).toEqual(["video", "preview"]);
+    const preview = must(result.outputs?.[1]).path;
+    expect(await countFrames(preview)).toMatchObject({ codec_name: "mjpeg", width: 96, height: 64 });
+    const first = must((await rawFrames(result.file, { width: 48, height: 32, format: "gray" }))[0]);
+    const shown = must((await rawFrames(preview, { width: 48, height: 32, format: "gray" }))[0]);
+    expect(meanAbsDiff(first, shown)).toBeLessThan(4);
+  });
+
+  it("passes through each keyframe at its index, weighted by its strength", async () => {
+    const keyframes = [
+      { input: "frame_0", index: 0, strength: 1 },
+      { input: "frame_9", index: 9, strength: 1 },
+    ];
+    const result = await video(
+      { width: 96, height: 64, frames: 17, keyframes },
+      { frame_0: pictures.chart, frame_9: pictures.bars },
+    );
+    const frames = await rawFrames(result.file, { width: 48, height: 32, format: "gray" });
+    expect(frames).toHaveLength(17);
+    const look = async (file: string) =>
+      must((await rawFrames(file, { width: 48, height: 32, format: "gray", cover: true }))[0]);
+    const [chart, bars] = await Promise.all([look(pictures.chart), look(pictures.bars)]);
+    expect(meanAbsDiff(chart, must(frames[0]))).toBeLessThan(8);
+    expect(meanAbsDiff(bars, must(frames[9]))).toBeLessThan(8);
+    // Between and after them the scene shows through.
+    expect(meanAbsDiff(bars, must(frames[4]))).toBeGreaterThan(15);
+    expect(meanAbsDiff(bars, must(frames[16]))).toBeGreaterThan(15);
+    // A weaker keyframe only tints its frame.
+    const faint = await video(
+      { width: 96, height: 64, frames: 17, keyframes: [{ input: "frame_9", index: 9, strength: 0.3 }] },
+      { frame_9: pictures.bars },
+    );
+    const faintFrames = await rawFrames(faint.file, { width: 48, height: 32, format: "gray" });
+    expect(meanAbsDiff(bars, must(faintFrames[9]))).toBeGreaterThan(15);
+  });
+
+  it("refuses keyframes for a provider that cannot pin them, as not retryable", async () => {
+    const plain = createGenerateVideoHandler(() => ({
+      get: () => ({ ...createProviderRegistry({}).get("local"), keyframes: false }),
+      names: () => ["local"],
+    }));
+    const error = await plain
+      .run({
+        job: {
+          ...newJob({}),
+          job_type: "generate_video",
+          params: {
+            prompt: "x",
+            seed: 1,
+            width: 32,
+            height: 32,
+            fps: 8,
+            frames: 5,
+            keyframes: [{ input: "frame_1", index: 1 }],
+          },
+        },
+        inputs: new Map(),
+        scratchDir: dir,
+        signal: new AbortController().signal,
+        progress: () => undefined,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "unsupported_params", retryable: false });
   });
 
   it("reproduces the same pictures from the same prompt and seed", async () => {

@@ -174,6 +174,11 @@ export class Operator {
     }
   }
 
+  /** Any admin route: its JSON answer, which must come with `status`. */
+  async admin(pathname: string, status: number, init: RequestInit = {}): Promise<unknown> {
+    return this.json(await this.fetch(pathname, init), status);
+  }
+
   private fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set("cookie", this.cookie);

@@ -92,6 +92,11 @@ export const overlaySchema = z
   .strict()
   .refine((overlay) => overlay.end_s > overlay.start_s, { message: "end_s must be after start_s", path: ["end_s"] });
 
+/** A 512 px JPEG (the longer side; never upscaled) of the image, or of a clip's first frame. */
+const previewOutput = { kind: "preview", contentTypes: ["image/jpeg"] } as const;
+/** Keyframe inputs of generate_video, one per pinned frame: `frame_<index>`. */
+const KEYFRAME_INPUT = /^frame_[0-9]{1,3}$/;
+
 const generateBase = {
   prompt: z.string().trim().min(1).max(4000),
   negative_prompt: z.string().max(4000).default(""),
@@ -170,7 +175,7 @@ export const JOB_TYPES = {
     description: "An image from a prompt (txt2img) or from a given image (img2img), through a provider.",
     capabilities: ["image.generate@1"],
     inputs: { required: [], optional: ["image"] },
-    outputs: [{ kind: "image", contentTypes: ["image/png"] }],
+    outputs: [{ kind: "image", contentTypes: ["image/png"] }, previewOutput],
     params: z
       .object({
         ...generateBase,
@@ -184,10 +189,20 @@ export const JOB_TYPES = {
     shards: 1,
   },
   generate_video: {
-    description: "A video clip from a prompt (t2v) or starting from a given image (i2v), through a provider.",
+    description:
+      "A video clip from a prompt (t2v), starting from a given image (i2v), ending on another, or passing through keyframes, through a provider.",
     capabilities: ["video.generate@1"],
-    inputs: { required: [], optional: ["image", "last_image"] },
-    outputs: [{ kind: "video", contentTypes: ["video/mp4"] }],
+    inputs: {
+      required: [],
+      optional: ["image", "last_image"],
+      pattern: KEYFRAME_INPUT,
+      max: 18,
+      named: (params) =>
+        Array.isArray(params.keyframes)
+          ? params.keyframes.map((keyframe: { input?: unknown }) => String(keyframe.input))
+          : [],
+    },
+    outputs: [{ kind: "video", contentTypes: ["video/mp4"] }, previewOutput],
     params: z
       .object({
         ...generateBase,
@@ -195,8 +210,28 @@ export const JOB_TYPES = {
         height: z.number().int().min(16).max(4096),
         fps: z.number().int().min(1).max(120),
         frames: z.number().int().min(1).max(2000),
+        /** Frames the clip passes through: the input named `input` shown at frame `index`, weighted by `strength`. */
+        keyframes: z
+          .array(
+            z
+              .object({
+                input: z.string().regex(KEYFRAME_INPUT),
+                index: z.number().int().min(0).max(1999),
+                strength: z.number().min(0).max(1).default(1),
+              })
+              .strict(),
+          )
+          .max(16)
+          .default([])
+          .refine((keyframes) => new Set(keyframes.map((k) => k.index)).size === keyframes.length, {
+            message: "two keyframes at one index",
+          }),
       })
-      .strict(),
+      .strict()
+      .refine((params) => params.keyframes.every((keyframe) => keyframe.index < params.frames), {
+        message: "every keyframe index must be below frames",
+        path: ["keyframes"],
+      }),
     facts: z
       .object({
         ...providerFacts,

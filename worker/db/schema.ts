@@ -4,20 +4,53 @@
  * in production). Times are integer milliseconds since the epoch.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const createdAt = () =>
   integer("created_at", { mode: "timestamp_ms" }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
-/** A GPU capacity account; agents (GPU bridges) belong to one. */
+export const ACCOUNT_PROVIDERS = ["local", "self-hosted", "runpod"] as const;
+export const ACCOUNT_STATUSES = ["pending", "checking", "deploying", "ready", "failed", "disabled"] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+/** Why the last deploy failed: auth, quota and config disable the account; transient marks it failed. */
+export const ACCOUNT_FAILURES = ["auth", "quota", "config", "transient"] as const;
+
+/** RunPod pod settings an account deploys with (never secret; the API key is sealed apart). */
+export interface RunpodSettings {
+  image: string;
+  gpu_type_ids: string[];
+  gpu_count: number;
+  cloud_type: "SECURE" | "COMMUNITY";
+  container_disk_gb: number;
+  docker_start_cmd?: string[];
+}
+
+/**
+ * A GPU capacity account; agents (GPU bridges) belong to one. Its status moves
+ * only along worker/core/accounts/status.ts. Provider credentials are stored
+ * sealed (AES-GCM, worker/auth/sealed.ts) and never leave the Worker.
+ */
 export const capacityAccounts = sqliteTable("capacity_accounts", {
   id: text("id").primaryKey(),
   label: text("label").notNull(),
-  provider: text("provider", { enum: ["local", "self-hosted", "runpod"] }).notNull(),
-  status: text("status", {
-    enum: ["pending", "checking", "deploying", "ready", "failed", "disabled"],
-  }).notNull(),
+  provider: text("provider", { enum: ACCOUNT_PROVIDERS }).notNull(),
+  status: text("status", { enum: ACCOUNT_STATUSES }).notNull(),
   createdAt: createdAt(),
+  statusChangedAt: integer("status_changed_at", { mode: "timestamp_ms" }),
+  /** `v1.<iv>.<ciphertext>` of the provider credentials' JSON, bound to the account id. */
+  credentialsSealed: text("credentials_sealed"),
+  runpod: text("runpod", { mode: "json" }).$type<RunpodSettings>(),
+  /** The provider's handle on what the last deploy started (a RunPod pod id). */
+  podId: text("pod_id"),
+  monthlyLimitUsd: real("monthly_limit_usd").notNull().default(50),
+  /** Spend banked from runs that ended; the running one adds cost_per_hour × hours since billing_since. */
+  accruedUsd: real("accrued_usd").notNull().default(0),
+  costPerHourUsd: real("cost_per_hour_usd"),
+  billingSince: integer("billing_since", { mode: "timestamp_ms" }),
+  lastError: text("last_error"),
+  failureType: text("failure_type", { enum: ACCOUNT_FAILURES }),
+  /** Transient deploy failures in a row; a success resets it. */
+  failCount: integer("fail_count").notNull().default(0),
 });
 
 /** Every actor: users (integer ids, shown by 001 and 002), guests, admins, agents. */
@@ -97,7 +130,11 @@ export const auditEvents = sqliteTable(
     success: integer("success", { mode: "boolean" }).notNull(),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
   },
-  (table) => [index("audit_events_at_idx").on(table.at), index("audit_events_action_idx").on(table.action, table.at)],
+  (table) => [
+    index("audit_events_at_idx").on(table.at),
+    index("audit_events_action_idx").on(table.action, table.at),
+    index("audit_events_actor_idx").on(table.actor, table.at),
+  ],
 );
 
 /** Stored outcomes of requests sent with an Idempotency-Key. */

@@ -127,11 +127,58 @@ export const ERROR_CODES = {
     retryable: true,
     action: "Retry after a short wait.",
   },
+  task_not_found: {
+    status: 404,
+    c003: "NOT_FOUND",
+    action: "Check the task id: a task is visible only to the key or session that created it.",
+  },
+  result_not_ready: {
+    status: 404,
+    c003: "NOT_FOUND",
+    action: "Wait until GET /status/{task_id} reports done, then fetch the result.",
+  },
+  preview_not_ready: {
+    status: 404,
+    c003: "NOT_FOUND",
+    action: "Wait until GET /status/{task_id} reports done, then fetch the preview.",
+  },
+  result_file_missing: {
+    status: 410,
+    c003: "PURGED",
+    action: "The file expired or was deleted; generate it again.",
+  },
+  active_task_limit_exceeded: {
+    status: 429,
+    c003: "RATE_LIMITED",
+    retryable: true,
+    action: "Wait for one of your generations to finish, then submit again.",
+  },
+  daily_task_limit_exceeded: {
+    status: 429,
+    c003: "RATE_LIMITED",
+    retryable: true,
+    action: "This session's daily generations are used up; try again tomorrow or use an API key.",
+  },
   no_ready_accounts: {
     status: 503,
     c003: "TEMPORARY_UNAVAILABLE",
     retryable: true,
     action: "No GPU capacity can take this now; retry later or ask an admin to add capacity.",
+  },
+  admin_env_missing: {
+    status: 503,
+    c003: "TEMPORARY_UNAVAILABLE",
+    action: "Set the ACCOUNTS_ENCRYPTION_KEY secret (32 random bytes, base64), then retry.",
+  },
+  deploy_rejected: {
+    status: 502,
+    action:
+      "The provider refused the account's credentials, quota or settings, so the account was disabled: fix them, enable it and deploy again.",
+  },
+  deploy_unavailable: {
+    status: 503,
+    retryable: true,
+    action: "The provider is unavailable or rate-limited; the account is marked failed. Deploy it again later.",
   },
 } as const satisfies Record<string, ErrorSpec>;
 

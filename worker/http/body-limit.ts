@@ -28,11 +28,14 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
  */
 const STREAMED_UPLOADS =
   /^POST (\/admin\/artifacts|\/uploads\/part|\/bench\/put|\/api\/v1\/jobs\/[^/]+\/outputs\/part)$/;
+/** Routes whose own limitBody is larger than the ceiling: POST /generate carries images as data URIs. */
+const OWN_CAP = /^POST \/generate$/;
 
 /** The global ceiling, read from configuration per request. */
 export function limitBodyByConfig(): MiddlewareHandler<AppEnv> {
   return (c, next) => {
-    if (STREAMED_UPLOADS.test(`${c.req.method} ${c.req.path}`)) return next();
+    const route = `${c.req.method} ${c.req.path}`;
+    if (STREAMED_UPLOADS.test(route) || OWN_CAP.test(route)) return next();
     return limitBody(configFrom(c.env).MAX_BODY_BYTES)(c, next);
   };
 }

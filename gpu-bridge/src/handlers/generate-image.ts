@@ -3,11 +3,13 @@
  * from the optional input "image" (img2img), made by the provider the params
  * name ("local" by default: procedural, offline, not a model). Whatever the
  * provider, the output is a PNG of exactly the requested size, checked with
- * ffprobe, and the facts say which provider and model made it.
+ * ffprobe, with a JPEG preview beside it, and the facts say which provider and
+ * model made it.
  */
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { verifyOutput } from "../media/encode";
 import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
+import { makePreview } from "../providers/media";
 import type { ProviderRegistry } from "../providers/registry";
 import { parseParams } from "./params";
 import type { Handler } from "./types";
@@ -45,6 +47,7 @@ export function createGenerateImageHandler(registry: () => ProviderRegistry = re
         { video: { codec: "png", width: params.width, height: params.height }, audio: false },
         context.signal,
       );
+      const preview = await makePreview(result.path, params, context.scratchDir, context.signal);
       return {
         facts: {
           provider: result.provider,
@@ -56,7 +59,7 @@ export function createGenerateImageHandler(registry: () => ProviderRegistry = re
         },
         warnings: result.warnings,
         metrics: { generate_ms: generateMs },
-        outputs: [{ kind: "image", path: result.path, contentType: "image/png" }],
+        outputs: [{ kind: "image", path: result.path, contentType: "image/png" }, preview],
       };
     },
   };

@@ -1,18 +1,20 @@
 /**
  * `video.generate@1` (job type generate_video): a clip from a prompt, starting
- * from the optional input "image" (i2v) and ending on "last_image", made by
- * the provider the params name ("local" by default: procedural, offline, not
- * a model). Whatever the provider, the output is in the clip format
+ * from the optional input "image" (i2v), ending on "last_image", passing
+ * through keyframes (inputs `frame_<n>` pinned at frame n), made by the
+ * provider the params name ("local" by default: procedural, offline, not a
+ * model). Whatever the provider, the output is in the clip format
  * (media/clip-format.ts) with exactly `frames` frames at `fps`, so composition
- * can stream-copy it. H.264 yuv420p needs even sizes: odd requested ones are
- * rounded down and the request is kept in the facts.
+ * can stream-copy it, with a JPEG of its first frame as the preview. H.264
+ * yuv420p needs even sizes: odd requested ones are rounded down and the
+ * request is kept in the facts.
  */
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { CLIP_FORMAT, evenSize } from "../media/clip-format";
 import { verifyOutput } from "../media/encode";
 import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
-import { clipDurationMs } from "../providers/media";
+import { clipDurationMs, makePreview } from "../providers/media";
 import type { ProviderRegistry } from "../providers/registry";
 import { parseParams } from "./params";
 import type { Handler } from "./types";
@@ -27,6 +29,13 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
     async run(context) {
       const params = parseParams(JOB_TYPES.generate_video.params, context);
       const provider = registry().get(params.provider);
+      if (params.keyframes.length > 0 && !provider.keyframes) {
+        throw new JobError(
+          "unsupported_params",
+          `provider ${provider.name} cannot pin keyframes (arbitrary_frame); route this model to one that can`,
+          false,
+        );
+      }
       const width = evenSize(params.width);
       const height = evenSize(params.height);
       const warnings =
@@ -48,6 +57,17 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
           frames: params.frames,
           image: context.inputs.get("image")?.path,
           lastImage: context.inputs.get("last_image")?.path,
+          keyframes: params.keyframes.map((keyframe) => {
+            const input = context.inputs.get(keyframe.input);
+            if (!input) {
+              throw new JobError(
+                "invalid_params",
+                `keyframe input ${keyframe.input} is not an input of the job`,
+                false,
+              );
+            }
+            return { path: input.path, index: keyframe.index, strength: keyframe.strength };
+          }),
         },
         providerContext(context),
       );
@@ -72,6 +92,7 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
           true,
         );
       }
+      const preview = await makePreview(result.path, { width, height }, context.scratchDir, context.signal);
       return {
         facts: {
           provider: result.provider,
@@ -88,7 +109,7 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
         },
         warnings: [...warnings, ...result.warnings],
         metrics: { generate_ms: generateMs },
-        outputs: [{ kind: "video", path: result.path, contentType: "video/mp4" }],
+        outputs: [{ kind: "video", path: result.path, contentType: "video/mp4" }, preview],
       };
     },
   };

@@ -10,6 +10,8 @@
  * - i2v: the given image as the first frame, then the camera zooms toward the
  *   scene's focus point while the animated scene fades in to 30 %.
  * - last_image: the last 40 % of the clip crossfades onto it, ending exactly on it.
+ * - keyframes: each shows exactly at its frame (weighted by its strength),
+ *   fading in and out over an eighth of the clip on either side.
  * Videos are in the clip format with a silent AAC track and an MP4 comment.
  */
 import path from "node:path";
@@ -40,7 +42,7 @@ const MAX_VIDEO_FIELD_WIDTH = 480;
 const MAX_ZOOM_SOURCE_WIDTH = 4096;
 
 export function createLocalProvider(): Provider {
-  return { name: "local", generateImage, generateVideo };
+  return { name: "local", keyframes: true, generateImage, generateVideo };
 }
 
 async function generateImage(request: ImageRequest, context: ProviderContext): Promise<Generated> {
@@ -96,8 +98,9 @@ async function generateVideo(request: VideoRequest, context: ProviderContext): P
     );
     current = "mixed";
   }
+  let nextInput = request.image ? 2 : 1;
   if (request.lastImage) {
-    const index = request.image ? 2 : 1;
+    const index = nextInput++;
     inputs.push("-i", request.lastImage);
     const fadeStart = Math.floor(last * LAST_IMAGE_FADE_START);
     // zoompan with no zoom turns the still into exactly `frames` frames at the clip's rate.
@@ -107,6 +110,23 @@ async function generateVideo(request: VideoRequest, context: ProviderContext): P
       `[${current}][ending]overlay=format=gbrp:shortest=1[faded]`,
     );
     current = "faded";
+  }
+  const ramp = Math.max(1, Math.round(frames / 8));
+  for (const [n, keyframe] of (request.keyframes ?? []).entries()) {
+    const index = nextInput++;
+    inputs.push("-i", keyframe.path);
+    const fadeInStart = Math.max(0, keyframe.index - ramp);
+    const fades = [
+      // A fade-in also hides every frame before it; a keyframe at 0 needs none.
+      ...(keyframe.index > 0 ? [`fade=t=in:s=${fadeInStart}:n=${keyframe.index - fadeInStart}:alpha=1`] : []),
+      `fade=t=out:s=${keyframe.index + 1}:n=${ramp}:alpha=1`,
+    ];
+    graph.push(
+      `[${index}:v]trim=end_frame=1,${coverFilter(width, height)},zoompan=z=1:d=${frames}:s=${width}x${height}:fps=${fps},` +
+        `format=gbrap,colorchannelmixer=aa=${keyframe.strength.toFixed(4)},${fades.join(",")}[key${n}]`,
+      `[${current}][key${n}]overlay=format=gbrp:shortest=1[pinned${n}]`,
+    );
+    current = `pinned${n}`;
   }
   graph.push(`[${current}]trim=end_frame=${frames},format=yuv420p[v]`);
   graph.push(`anullsrc=r=48000:cl=stereo,atrim=end=${durationS.toFixed(6)}[a]`);

@@ -2,12 +2,15 @@
  * ffmpeg steps every provider shares: fitting a picture to an exact size,
  * turning whatever a remote model returned into the job type's format (a PNG
  * of the requested size; a clip-format MP4 with exactly the requested frames),
- * and checking that a downloaded file is media at all.
+ * checking that a downloaded file is media at all, and the preview JPEG every
+ * generation uploads beside its result.
  */
+import path from "node:path";
 import { JobError } from "../errors";
 import { probeFile } from "../handlers/ffprobe";
+import type { OutputFile } from "../handlers/types";
 import { clipAudioArgs, clipVideoArgs, MP4_ARGS } from "../media/clip-format";
-import { runFfmpeg } from "../media/encode";
+import { runFfmpeg, verifyOutput } from "../media/encode";
 
 /** Scale to cover width×height, then crop the overflow: exact size, no distortion, no borders. */
 export function coverFilter(width: number, height: number): string {
@@ -98,4 +101,31 @@ export async function checkProviderOutput(
     throw new JobError("provider_bad_output", `${provider} returned media with no picture in it`, true);
   }
   return { hasAudio: streams.some((s) => s.codec_type === "audio") };
+}
+
+/** A preview's longer side, as the original's preview.jpg. */
+export const PREVIEW_MAX_SIDE = 512;
+
+/** The size of a picture's preview: the longer side PREVIEW_MAX_SIDE, never upscaled, aspect kept. */
+export function previewSize(width: number, height: number): { width: number; height: number } {
+  const scale = Math.min(1, PREVIEW_MAX_SIDE / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/**
+ * The `preview` output of a generation: a JPEG of `source`'s first frame (the
+ * image itself, or a clip's opening) at previewSize, verified with ffprobe.
+ */
+export async function makePreview(
+  source: string,
+  size: { width: number; height: number },
+  scratchDir: string,
+  signal: AbortSignal,
+): Promise<OutputFile> {
+  const target = path.join(scratchDir, "preview.jpg");
+  const { width, height } = previewSize(size.width, size.height);
+  const filter = `scale=${width}:${height}:flags=bicubic,setsar=1,format=yuvj420p`;
+  await runFfmpeg(["-i", source, "-vf", filter, "-frames:v", "1", "-q:v", "3", "-f", "image2", target], { signal });
+  await verifyOutput(target, { video: { codec: "mjpeg", width, height } }, signal);
+  return { kind: "preview", path: target, contentType: "image/jpeg" };
 }

@@ -36,6 +36,8 @@ export interface VideoRequest extends GenerationBase {
   image?: string;
   /** The frame the clip should end on. */
   lastImage?: string;
+  /** Frames the clip passes through: the picture at `path` shown at frame `index`, weighted by `strength`. */
+  keyframes?: { path: string; index: number; strength: number }[];
 }
 
 export interface ProviderContext {
@@ -60,6 +62,8 @@ export interface Generated {
 
 export interface Provider {
   readonly name: string;
+  /** Whether it honours VideoRequest.keyframes; others are never sent any. */
+  readonly keyframes?: boolean;
   generateImage(request: ImageRequest, context: ProviderContext): Promise<Generated>;
   generateVideo(request: VideoRequest, context: ProviderContext): Promise<Generated>;
 }

@@ -18,7 +18,19 @@ type Remote<T> = {
 export type BoardStub = Remote<
   Pick<
     JobBoard,
-    "enqueue" | "list" | "waitForWork" | "claim" | "heartbeat" | "lease" | "submit" | "fail" | "has" | "stats" | "flush"
+    | "enqueue"
+    | "list"
+    | "waitForWork"
+    | "claim"
+    | "heartbeat"
+    | "lease"
+    | "submit"
+    | "fail"
+    | "abandon"
+    | "has"
+    | "stats"
+    | "liveAgents"
+    | "flush"
   >
 >;
 export type RoomStub = Remote<Pick<TaskRoom, "open" | "applyJobEvents" | "progress" | "state" | "events" | "fetch">>;

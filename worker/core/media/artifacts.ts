@@ -4,7 +4,7 @@
  * them, what they are and until when. The SHA-256 is computed while
  * streaming, never by buffering.
  */
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { configFrom, mediaTtlSeconds } from "../../config";
 import type { Database } from "../../db/client";
 import { artifacts } from "../../db/schema";
@@ -92,4 +92,28 @@ export async function readableArtifact(
 
 export function isGone(row: Pick<Artifact, "deletedAt" | "expiresAt">, now = Date.now()): boolean {
   return row.deletedAt !== null || (row.expiresAt !== null && row.expiresAt.getTime() <= now);
+}
+
+/**
+ * Deletes artifacts' bytes now and marks their rows deleted (reads answer 410),
+ * as the expiry sweep does: bytes first, so a failure between the two leaves
+ * rows to retry, never rows that claim bytes already gone.
+ */
+export async function discardArtifacts(
+  env: Env,
+  db: Database,
+  rows: readonly Pick<Artifact, "id" | "r2Key">[],
+  now = Date.now(),
+): Promise<void> {
+  if (rows.length === 0) return;
+  await env.MEDIA.delete(rows.map((row) => row.r2Key));
+  await db
+    .update(artifacts)
+    .set({ deletedAt: new Date(now) })
+    .where(
+      inArray(
+        artifacts.id,
+        rows.map((row) => row.id),
+      ),
+    );
 }

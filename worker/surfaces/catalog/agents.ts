@@ -15,6 +15,7 @@ import {
   type ServerPolicy,
 } from "../../contracts/agent-protocol";
 import { runnableJobTypes } from "../../contracts/job-types";
+import { bridgeRegistered } from "../../core/accounts/liveness";
 import { registerBridge } from "../../core/agents";
 import { errors003 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
@@ -54,7 +55,9 @@ agents.openapi(
   }),
   async (c) => {
     const input = c.req.valid("json");
-    const registration = await registerBridge(db(c), callerOf(c).principal.id, input);
+    const { principal } = callerOf(c);
+    const registration = await registerBridge(db(c), principal.id, input);
+    bridgeRegistered(principal.capacityAccountId);
     return c.json(
       {
         agent_id: registration.id,

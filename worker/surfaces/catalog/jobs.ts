@@ -25,6 +25,7 @@ import {
   submitSchema,
 } from "../../contracts/agent-protocol";
 import { JOB_TYPES } from "../../contracts/job-types";
+import { bridgeHeard } from "../../core/accounts/liveness";
 import { boardFor, boardsOf, roomFor } from "../../core/jobs/boards";
 import { verifiedManifest } from "../../core/jobs/outputs";
 import { rememberJobHome } from "../../core/jobs/records";
@@ -32,7 +33,7 @@ import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors/api-error";
 import { errors003 } from "../../errors/schemas";
 import { KiB, limitBody } from "../../http/body-limit";
-import { db } from "../../http/context";
+import { callerOf, db } from "../../http/context";
 import { router } from "../../http/router";
 import { agentOf } from "./agent-caller";
 import { homeOf, lockTokenOf, refusalError } from "./job-lease";
@@ -70,6 +71,7 @@ jobRoutes.openapi(
   async (c) => {
     const { wait, limit } = c.req.valid("query");
     const agent = await agentOf(c);
+    bridgeHeard(c.env, agent.ref.capacityAccountId, (work) => c.executionCtx.waitUntil(work));
     const boards = boardsOf(c.env, agent.jobTypes);
     const deadline = Date.now() + wait * 1000;
     const answer = (jobs: Job[]) => {
@@ -144,6 +146,7 @@ jobRoutes.openapi(
     const home = await homeOf(c, job_id);
     const lease = await boardFor(c.env, home.jobType, job_id).heartbeat(job_id, lockTokenOf(body.lock_token));
     if (!lease.ok) throw refusalError(lease);
+    bridgeHeard(c.env, callerOf(c).principal.capacityAccountId, (work) => c.executionCtx.waitUntil(work));
     // The room hears of the claim from the first heartbeat (contract 003's body is only the
     // token), and of progress whenever a heartbeat carries some.
     const carriesProgress = body.progress !== undefined || body.stage !== undefined || body.message !== undefined;

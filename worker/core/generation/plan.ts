@@ -1,0 +1,120 @@
+/**
+ * A validated generation as the engine runs it and as contract 000 remembers
+ * it: the job (its type, the params the model's provider gets, its inputs) and
+ * the record kept on the task (`tasks.request`), which status and the gallery
+ * render. The seed is settled here: -1 becomes a random one, recorded.
+ */
+import type { Config } from "../../config";
+import type { JobType } from "../../contracts/job-types";
+import { type GenerationMode, type GenerationType, MAX_SEED, type ModelId } from "../../contracts/models";
+import type { NewJob } from "../jobs/dispatch";
+import type { StoredImages } from "./images";
+import type { GenerationRequest } from "./request";
+
+export const JOB_TYPE_OF = {
+  image: "generate_image",
+  video: "generate_video",
+} as const satisfies Record<GenerationType, JobType>;
+
+/** What `tasks.request` holds for a 000 task. */
+export interface GenerationRecord {
+  model: ModelId;
+  label: string;
+  type: GenerationType;
+  mode: GenerationMode;
+  prompt: string;
+  negative_prompt: string;
+  /** Every other parameter as applied (defaults filled, the seed settled, images as artifact ids). */
+  parameters: Record<string, unknown> & { width: number; height: number; seed: number };
+  /** Artifacts stored from this request's data URIs: deleted with the task. */
+  stored_inputs: string[];
+  ignored: string[];
+}
+
+export interface ProviderRoute {
+  provider: string;
+  model: string;
+}
+
+/** Where GENERATION_PROVIDERS sends a model; the bridge's local provider by default. */
+export function providerRoute(config: Config, model: ModelId): ProviderRoute {
+  return config.GENERATION_PROVIDERS[model] ?? { provider: "local", model: "local" };
+}
+
+/** Request fields the record keeps on their own (prompts) or as artifact ids (images). */
+const KEPT_ELSEWHERE = [
+  "prompt",
+  "negative_prompt",
+  "reference_image",
+  "first_frame_image",
+  "last_frame_image",
+  "arbitrary_frames",
+];
+
+export function settleSeed(seed: number): number {
+  return seed === -1 ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % (MAX_SEED + 1) : seed;
+}
+
+export function planGeneration(
+  request: GenerationRequest,
+  seed: number,
+  route: ProviderRoute,
+  images: StoredImages,
+): { job: NewJob; record: GenerationRecord } {
+  const { prompt, negative_prompt, steps, guidance_scale, width, height } = request.params;
+  const base = { prompt, negative_prompt, seed, provider: route.provider, model: route.model, steps, width, height };
+  const imageIds: Record<string, unknown> = {};
+  for (const image of request.images) {
+    if (!image.field.startsWith("arbitrary_frames.")) imageIds[image.field] = images.inputs[image.input];
+  }
+
+  const parameters: Record<string, unknown> = Object.fromEntries(
+    Object.entries(request.params).filter(([key]) => !KEPT_ELSEWHERE.includes(key)),
+  );
+  let job: NewJob;
+  if (request.type === "image") {
+    job = {
+      jobType: JOB_TYPE_OF.image,
+      params: { ...base, guidance: guidance_scale, strength: request.params.denoising_strength },
+      inputs: images.inputs,
+    };
+  } else {
+    const { arbitrary_frames } = request.params;
+    if (arbitrary_frames) {
+      parameters.arbitrary_frames = arbitrary_frames.map((frame) => ({
+        frame_index: frame.frame_index,
+        strength: frame.strength,
+        image: images.inputs[`frame_${frame.frame_index}`],
+      }));
+    }
+    job = {
+      jobType: JOB_TYPE_OF.video,
+      params: {
+        ...base,
+        guidance: guidance_scale,
+        fps: request.params.fps,
+        frames: request.params.num_frames,
+        keyframes: (arbitrary_frames ?? []).map((frame) => ({
+          input: `frame_${frame.frame_index}`,
+          index: frame.frame_index,
+          strength: frame.strength,
+        })),
+      },
+      inputs: images.inputs,
+    };
+  }
+  return {
+    job,
+    record: {
+      model: request.model,
+      label: request.label,
+      type: request.type,
+      mode: request.mode,
+      prompt,
+      negative_prompt,
+      parameters: { ...parameters, ...imageIds, width, height, seed },
+      stored_inputs: images.stored.map((artifact) => artifact.id),
+      ignored: request.ignored,
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Starting a generation: quota, capacity, the reference images into R2, then
+ * the task and its one job written to D1 and handed to the engine
+ * (dispatchTask persists before it dispatches). The job must start within the
+ * type's queue limit (the board fails it as not_started otherwise); the
+ * shorter "no live bridge" limit and the stall limit are judged on read
+ * (deadlines.ts).
+ */
+import { configFrom } from "../../config";
+import type { Database, PrincipalRow } from "../../db/client";
+import { ApiError } from "../../errors/api-error";
+import { dispatchTask, handOff } from "../jobs/dispatch";
+import { discardArtifacts } from "../media/artifacts";
+import { checkQuota, liveBridges } from "./capacity";
+import { storeImages } from "./images";
+import { JOB_TYPE_OF, planGeneration, providerRoute, settleSeed } from "./plan";
+import type { GenerationRequest } from "./request";
+import { SURFACE } from "./tasks";
+
+export interface Started {
+  taskId: string;
+  seed: number;
+}
+
+export async function startGeneration(
+  env: Env,
+  db: Database,
+  owner: PrincipalRow,
+  request: GenerationRequest,
+  defer: (work: Promise<unknown>) => void,
+  now = Date.now(),
+): Promise<Started> {
+  const config = configFrom(env);
+  await checkQuota(db, owner, now);
+  const jobType = JOB_TYPE_OF[request.type];
+  if ((await liveBridges(env, jobType)) === 0) {
+    throw new ApiError("no_ready_accounts", `No GPU bridge that can run ${request.model} is online`, {
+      userAction: `No GPU capacity can make ${request.type === "video" ? "videos" : "images"} right now: retry in a few minutes, or ask an admin to deploy a capacity account.`,
+      details: { model: request.model, type: request.type },
+    });
+  }
+  const seed = settleSeed(request.params.seed);
+  const images = await storeImages(env, db, owner.id, request.images);
+  const { job, record } = planGeneration(request, seed, providerRoute(config, request.model), images);
+  const queueSeconds = request.type === "video" ? config.GENERATION_VIDEO_QUEUE_S : config.GENERATION_IMAGE_QUEUE_S;
+  try {
+    const { taskId } = await dispatchTask(
+      env,
+      {
+        ownerPrincipalId: owner.id,
+        surface: SURFACE,
+        jobs: [job],
+        startDeadlineAt: new Date(now + queueSeconds * 1000),
+        request: { ...record },
+      },
+      handOff,
+      defer,
+    );
+    return { taskId, seed };
+  } catch (error) {
+    // Nothing was written: the images stored for it have no task to belong to.
+    await discardArtifacts(env, db, images.stored).catch(() => undefined);
+    throw error;
+  }
+}
