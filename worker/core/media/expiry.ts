@@ -7,6 +7,7 @@
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import { database } from "../../db/client";
 import { artifacts, uploads } from "../../db/schema";
+import { discardArtifacts } from "./artifacts";
 
 const SWEEP_LIMIT = 200;
 
@@ -30,19 +31,7 @@ export async function sweepMedia(env: Env, now = Date.now()): Promise<MediaSweep
       .where(and(eq(uploads.status, "open"), lte(uploads.expiresAt, new Date(now))))
       .limit(SWEEP_LIMIT),
   ]);
-  if (expired.length > 0) {
-    // Bytes first: a crash between the two leaves rows to retry, never rows claiming bytes that are gone.
-    await env.MEDIA.delete(expired.map((row) => row.r2Key));
-    await db
-      .update(artifacts)
-      .set({ deletedAt: new Date(now) })
-      .where(
-        inArray(
-          artifacts.id,
-          expired.map((row) => row.id),
-        ),
-      );
-  }
+  await discardArtifacts(env, db, expired, now);
   for (const upload of stale) {
     await env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
       .abort()

@@ -13,8 +13,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { adminRoute } from "../../auth/media-generation";
 import { configFrom } from "../../config";
 import { type InputRule, JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-types";
-import { boardsOf, roomFor } from "../../core/jobs/boards";
+import { boardsOf } from "../../core/jobs/boards";
 import { dispatchTask, handOff } from "../../core/jobs/dispatch";
+import { taskEvents, taskEventsQuery } from "../../core/jobs/events";
 import { findTask, type JobRow, type TaskRow } from "../../core/jobs/tasks";
 import { readableArtifact, storeArtifact } from "../../core/media/artifacts";
 import { serveObject } from "../../core/media/serve";
@@ -181,10 +182,7 @@ adminJobs.openapi(
     middleware: [adminRoute("task_watch", { bucket: "read" })] as const,
     request: {
       params: taskIdParam,
-      query: z.object({
-        after: z.coerce.number().int().nonnegative().default(0),
-        wait: z.coerce.number().int().min(0).max(25).default(0),
-      }),
+      query: taskEventsQuery,
     },
     responses: {
       200: { content: { "application/json": { schema: z.record(z.string(), z.unknown()) } }, description: "Events" },
@@ -194,16 +192,8 @@ adminJobs.openapi(
   }),
   async (c) => {
     const { task_id } = c.req.valid("param");
-    const { after, wait } = c.req.valid("query");
     await ownTask(c, task_id);
-    const room = roomFor(c.env, task_id);
-    if (c.req.header("upgrade")?.toLowerCase() === "websocket") {
-      const url = new URL("https://task-room/events");
-      url.searchParams.set("task_id", task_id);
-      url.searchParams.set("after", String(after));
-      return room.fetch(new Request(url, c.req.raw));
-    }
-    return c.json(await room.events(task_id, after, wait * 1000), 200);
+    return taskEvents(c.env, c.req.raw, task_id, c.req.valid("query"));
   },
 );
 

@@ -11,7 +11,7 @@ import { authenticateGeneration } from "../../auth/media-generation";
 import { currentState } from "../../core/generation/deadlines";
 import { findGeneration } from "../../core/generation/tasks";
 import { statusView } from "../../core/generation/views";
-import { roomFor } from "../../core/jobs/boards";
+import { taskEvents, taskEventsQuery } from "../../core/jobs/events";
 import { ApiError } from "../../errors/api-error";
 import { errors000 } from "../../errors/schemas";
 import { type AppContext, callerOf, db } from "../../http/context";
@@ -85,10 +85,7 @@ status.openapi(
     middleware: [authenticateGeneration()] as const,
     request: {
       params: taskIdParam,
-      query: z.object({
-        after: z.coerce.number().int().nonnegative().default(0),
-        wait: z.coerce.number().int().min(0).max(25).default(0),
-      }),
+      query: taskEventsQuery,
     },
     responses: {
       200: { content: { "application/json": { schema: z.record(z.string(), z.unknown()) } }, description: "Events" },
@@ -98,15 +95,7 @@ status.openapi(
   }),
   async (c) => {
     const { task_id } = c.req.valid("param");
-    const { after, wait } = c.req.valid("query");
     await ownGeneration(c, task_id);
-    const room = roomFor(c.env, task_id);
-    if (c.req.header("upgrade")?.toLowerCase() === "websocket") {
-      const url = new URL("https://task-room/events");
-      url.searchParams.set("task_id", task_id);
-      url.searchParams.set("after", String(after));
-      return room.fetch(new Request(url, c.req.raw));
-    }
-    return c.json(await room.events(task_id, after, wait * 1000), 200);
+    return taskEvents(c.env, c.req.raw, task_id, c.req.valid("query"));
   },
 );
