@@ -7,12 +7,11 @@
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import type { Job } from "../../worker/contracts/agent-protocol";
-import type { UploadView } from "../../worker/contracts/uploads";
 import { jobs } from "../../worker/db/schema";
 import { db, makeApiKey, makeUser } from "./fixtures";
 import { type CallOptions, call } from "./http";
 import { type Bridge, makeBridge, waitUntilListed } from "./jobs";
-import { sha256Hex } from "./uploads";
+import { uploadJobOutput } from "./uploads";
 
 export interface Client {
   principalId: number;
@@ -91,38 +90,6 @@ export async function claimGeneration(bridge: Bridge, taskId: string): Promise<J
   return bridge.claim(jobId);
 }
 
-/** init → part → complete of one output, as the holder of `job`; its artifact id. */
-export async function uploadOutput(
-  bridge: Bridge,
-  job: Job,
-  kind: string,
-  contentType: string,
-  bytes: Uint8Array,
-): Promise<string> {
-  const init = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/init`, {
-    kind,
-    content_type: contentType,
-    size_bytes: bytes.byteLength,
-    sha256: await sha256Hex(bytes),
-    lock_token: job.lock_token,
-  });
-  expect(init.status, await init.clone().text()).toBe(201);
-  const upload = (await init.json()) as UploadView;
-  const part = await call(`/api/v1/jobs/${job.job_id}/outputs/part?upload_id=${upload.upload_id}&part_number=1`, {
-    method: "POST",
-    bearer: bridge.token,
-    headers: { "x-lock-token": job.lock_token ?? "", "content-type": "application/octet-stream" },
-    body: bytes,
-  });
-  expect(part.status, await part.clone().text()).toBe(200);
-  const done = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/complete`, {
-    upload_id: upload.upload_id,
-    lock_token: job.lock_token,
-  });
-  expect(done.status, await done.clone().text()).toBe(201);
-  return ((await done.json()) as { artifact_id: string }).artifact_id;
-}
-
 /** The facts a bridge reports for a generate_image job of these params. */
 export function imageFacts(params: Record<string, unknown>) {
   return {
@@ -138,8 +105,9 @@ export function imageFacts(params: Record<string, unknown>) {
 /** Uploads a result and a preview for a claimed image job and submits it; the result's bytes. */
 export async function finishImage(bridge: Bridge, job: Job): Promise<Uint8Array> {
   const result = imageBytes(300);
-  const image = await uploadOutput(bridge, job, "image", "image/png", result);
-  const preview = await uploadOutput(bridge, job, "preview", "image/jpeg", imageBytes(100, "image/jpeg"));
+  const image = (await uploadJobOutput(bridge, job, "image", "image/png", result)).artifact_id;
+  const preview = (await uploadJobOutput(bridge, job, "preview", "image/jpeg", imageBytes(100, "image/jpeg")))
+    .artifact_id;
   const submit = await bridge.call(`/api/v1/jobs/${job.job_id}/submit`, {
     lock_token: job.lock_token,
     result: {

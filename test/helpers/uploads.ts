@@ -1,8 +1,10 @@
 /** Chunked-upload helpers: deterministic bytes, their digest, and the protocol's calls for a 000 caller. */
 import { expect } from "vitest";
+import type { Job } from "../../worker/contracts/agent-protocol";
 import type { ArtifactView, UploadView } from "../../worker/contracts/uploads";
 import { makeApiKey, makeUser } from "./fixtures";
 import { call } from "./http";
+import type { Bridge } from "./jobs";
 
 export const PART = 5 * 1024 * 1024;
 
@@ -74,4 +76,36 @@ export async function makeUploader(): Promise<Uploader> {
     },
   };
   return uploader;
+}
+
+/** init → one part → complete, as the holder of `job` (an agent's output upload). */
+export async function uploadJobOutput(
+  bridge: Bridge,
+  job: Job,
+  kind: string,
+  contentType: string,
+  bytes: Uint8Array,
+): Promise<ArtifactView> {
+  const init = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/init`, {
+    kind,
+    content_type: contentType,
+    size_bytes: bytes.byteLength,
+    sha256: await sha256Hex(bytes),
+    lock_token: job.lock_token,
+  });
+  expect(init.status, await init.clone().text()).toBe(201);
+  const upload = (await init.json()) as UploadView;
+  const part = await call(`/api/v1/jobs/${job.job_id}/outputs/part?upload_id=${upload.upload_id}&part_number=1`, {
+    method: "POST",
+    bearer: bridge.token,
+    headers: { "x-lock-token": job.lock_token ?? "", "content-type": "application/octet-stream" },
+    body: bytes,
+  });
+  expect(part.status, await part.clone().text()).toBe(200);
+  const done = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/complete`, {
+    upload_id: upload.upload_id,
+    lock_token: job.lock_token,
+  });
+  expect(done.status, await done.clone().text()).toBe(201);
+  return (await done.json()) as ArtifactView;
 }

@@ -7,12 +7,12 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { Job } from "../../worker/contracts/agent-protocol";
-import type { ArtifactView, UploadView } from "../../worker/contracts/uploads";
+import type { UploadView } from "../../worker/contracts/uploads";
 import { artifacts, jobs } from "../../worker/db/schema";
 import { db } from "../helpers/fixtures";
 import { call, expect003 } from "../helpers/http";
 import { type Bridge, makeBridge, makeOperator, type Operator, uploadInput, waitUntilListed } from "../helpers/jobs";
-import { bytesOf, sha256Hex } from "../helpers/uploads";
+import { bytesOf, sha256Hex, uploadJobOutput } from "../helpers/uploads";
 
 const THUMB_FACTS = { width: 480, height: 270, at_ms: 1000 };
 
@@ -32,32 +32,6 @@ async function claimed(bridge: Bridge, jobId: string): Promise<Job> {
   return bridge.claim(jobId);
 }
 
-/** init → part → complete as the holder of `job`. */
-async function uploadOutput(bridge: Bridge, job: Job, bytes: Uint8Array, kind = "thumb"): Promise<ArtifactView> {
-  const init = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/init`, {
-    kind,
-    content_type: "image/jpeg",
-    size_bytes: bytes.byteLength,
-    sha256: await sha256Hex(bytes),
-    lock_token: job.lock_token,
-  });
-  expect(init.status, await init.clone().text()).toBe(201);
-  const upload = (await init.json()) as UploadView;
-  const part = await call(`/api/v1/jobs/${job.job_id}/outputs/part?upload_id=${upload.upload_id}&part_number=1`, {
-    method: "POST",
-    bearer: bridge.token,
-    headers: { "x-lock-token": job.lock_token ?? "", "content-type": "application/octet-stream" },
-    body: bytes,
-  });
-  expect(part.status, await part.clone().text()).toBe(200);
-  const done = await bridge.call(`/api/v1/jobs/${job.job_id}/outputs/complete`, {
-    upload_id: upload.upload_id,
-    lock_token: job.lock_token,
-  });
-  expect(done.status, await done.clone().text()).toBe(201);
-  return (await done.json()) as ArtifactView;
-}
-
 function submit(bridge: Bridge, job: Job, manifest: unknown[]) {
   return bridge.call(`/api/v1/jobs/${job.job_id}/submit`, {
     lock_token: job.lock_token,
@@ -72,7 +46,7 @@ describe("job outputs", () => {
     const { taskId, jobId } = await dispatchThumbnail(op);
     const job = await claimed(bridge, jobId);
     const bytes = bytesOf(4096, 11);
-    const artifact = await uploadOutput(bridge, job, bytes);
+    const artifact = await uploadJobOutput(bridge, job, "thumb", "image/jpeg", bytes);
     expect(artifact).toMatchObject({ kind: "thumb", size_bytes: 4096, url: `/artifacts/${artifact.artifact_id}` });
 
     const [row] = await db().select().from(artifacts).where(eq(artifacts.id, artifact.artifact_id));
@@ -117,8 +91,8 @@ describe("job outputs", () => {
     const second = await dispatchThumbnail(op);
     const jobA = await claimed(bridge, first.jobId);
     const jobB = await claimed(bridge, second.jobId);
-    const fromA = await uploadOutput(bridge, jobA, bytesOf(100, 1));
-    const fromB = await uploadOutput(bridge, jobB, bytesOf(100, 2));
+    const fromA = await uploadJobOutput(bridge, jobA, "thumb", "image/jpeg", bytesOf(100, 1));
+    const fromB = await uploadJobOutput(bridge, jobB, "thumb", "image/jpeg", bytesOf(100, 2));
 
     await expect003(await submit(bridge, jobB, [{ kind: "thumb", ref: fromA.artifact_id }]), 422, "VALIDATION_FAILED");
     await expect003(await submit(bridge, jobB, []), 422, "VALIDATION_FAILED");
