@@ -76,9 +76,12 @@ export class JobBoard extends DurableObject<Env> {
   private readonly offers = new Map<string, { agentId: string; until: number }>();
   private readonly seenWritten = new Map<string, number>();
   private flushing: Promise<void> | undefined;
-  /** Lock tokens that have heartbeated, and the lease end D1 last heard of per token (memory only: after eviction they start over, harmlessly). */
-  private readonly beaten = new Set<string>();
-  private readonly projectedUntil = new Map<string, number>();
+  /**
+   * Per live lock token that has heartbeated: the lease end D1 last heard of.
+   * Memory only (after eviction tokens start over, harmlessly); a token is
+   * forgotten when its attempt ends.
+   */
+  private readonly heartbeated = new Map<string, number>();
   /** Set when the outbox holds more than claims: flush without coalescing. */
   private urgent = false;
   private coalescing: ReturnType<typeof setTimeout> | undefined;
@@ -256,13 +259,13 @@ export class JobBoard extends DurableObject<Env> {
     const { row } = held;
     this.sql(`UPDATE jobs SET locked_until = ? WHERE id = ?`, lockedUntil, jobId);
     if (row.agent_id) this.touchAgent(row.agent_id, row.principal_id ?? 0, now);
-    const first = !this.beaten.has(token);
-    this.beaten.add(token);
+    const first = !this.heartbeated.has(token);
     // D1 learns of the longer lease at most once per half lease (the reconciler reads it);
     // a "claimed" event with the same attempt and a later locked_until says exactly that.
-    const known = this.projectedUntil.get(token) ?? row.locked_until ?? 0;
+    const known = this.heartbeated.get(token) ?? row.locked_until ?? 0;
+    this.heartbeated.set(token, known);
     if (row.agent_id && lockedUntil - known > leaseMs / 2) {
-      this.projectedUntil.set(token, lockedUntil);
+      this.heartbeated.set(token, lockedUntil);
       this.emit({
         type: "claimed",
         jobId,
@@ -445,6 +448,7 @@ export class JobBoard extends DurableObject<Env> {
   }
 
   private requeue(row: JobRow, error: JobError, now: number): JobOutcome {
+    if (row.lock_token) this.heartbeated.delete(row.lock_token);
     const { JOB_BACKOFF_BASE_MS, JOB_BACKOFF_MAX_MS } = configFrom(this.env);
     const retryAt = now + Math.min(JOB_BACKOFF_MAX_MS, JOB_BACKOFF_BASE_MS * 2 ** Math.max(0, row.attempts - 1));
     const outcome: JobOutcome = {
@@ -482,6 +486,7 @@ export class JobBoard extends DurableObject<Env> {
     now: number,
     result: Record<string, unknown> = {},
   ): JobOutcome {
+    if (row.lock_token) this.heartbeated.delete(row.lock_token);
     const outcome: JobOutcome = {
       job_id: row.id,
       task_id: row.task_id,

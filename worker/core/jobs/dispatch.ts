@@ -125,7 +125,7 @@ export async function dispatchTask(
   } else {
     await Promise.all([...fastPath, ...backstops]);
   }
-  return { taskId, jobIds: boardJobs.map((job) => job.id) };
+  return { taskId, jobIds };
 }
 
 /**
@@ -194,17 +194,11 @@ export async function markBoarded(db: Database, jobIds: string[], at = Date.now(
 }
 
 /** A failed hand-off is logged, not thrown: the other path, or the reconciler, delivers the job. */
-async function tryHandOff(
-  path: "board" | "queue" | "room",
-  send: () => Promise<unknown>,
-  id: string,
-): Promise<boolean> {
+async function tryHandOff(path: "board" | "queue" | "room", send: () => Promise<unknown>, id: string): Promise<void> {
   try {
     await send();
-    return true;
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", handoff_failed: path, id, error: String(error) }));
-    return false;
   }
 }
 

@@ -143,6 +143,6 @@ export async function tellRooms(
 }
 
 /** The events a TaskRoom is told of. */
-export function forRoom(event: JobEvent): boolean {
+function forRoom(event: JobEvent): boolean {
   return event.type !== "claimed";
 }
