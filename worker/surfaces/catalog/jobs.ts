@@ -36,7 +36,7 @@ import { KiB, limitBody } from "../../http/body-limit";
 import { callerOf, db } from "../../http/context";
 import { router } from "../../http/router";
 import { agentOf } from "./agent-caller";
-import { homeOf, lockTokenOf, refusalError } from "./job-lease";
+import { holdLease, homeOf, lockTokenOf, refusalError } from "./job-lease";
 
 const tags = ["Jobs (003)"];
 const jobIdParam = z.object({ job_id: z.string().uuid() });
@@ -259,10 +259,7 @@ jobRoutes.openapi(
   }),
   async (c) => {
     const { job_id, name } = c.req.valid("param");
-    const token = lockTokenOf(c.req.header(LOCK_TOKEN_HEADER));
-    const home = await homeOf(c, job_id);
-    const lease = await boardFor(c.env, home.jobType, job_id).lease(job_id, token);
-    if (!lease.ok) throw refusalError(lease);
+    const lease = await holdLease(c, job_id, c.req.header(LOCK_TOKEN_HEADER));
     const input = lease.job.inputs.find((candidate) => candidate.name === name);
     const object = input ? await c.env.MEDIA.get(input.r2Key) : null;
     if (!input || !object) throw new ApiError("not_found", `No input ${name} for this job`);
