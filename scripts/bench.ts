@@ -64,6 +64,8 @@ const log = (line: string) => console.log(`bench: ${line}`);
 const SECTIONS = ["latency", "claims", "upload", "generation", "compose"] as const;
 type Section = (typeof SECTIONS)[number];
 const only = new Set((process.env.BENCH_ONLY ?? SECTIONS.join(",")).split(",") as Section[]);
+// A misspelt section would silently measure nothing.
+for (const name of only) if (!SECTIONS.includes(name)) throw new Error(`BENCH_ONLY: no section ${name} (${SECTIONS})`);
 const UPLOAD_BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 200_000_000);
 
 async function main(): Promise<void> {
