@@ -1,7 +1,8 @@
 /**
  * Capacity-account helpers for the admin tests: an operator's calls to
- * /admin/accounts*, the account row as D1 holds it, and waiting for the
- * heartbeat promotion (it runs after the poll's response, through waitUntil).
+ * /admin/accounts*, the account row as D1 holds it, a bridge started with a
+ * deploy's token, and waiting for the heartbeat promotion (it runs after the
+ * poll's response, through waitUntil).
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { eq } from "drizzle-orm";
@@ -10,7 +11,7 @@ import { capacityAccounts } from "../../worker/db/schema";
 import worker from "../../worker/index";
 import { db } from "./fixtures";
 import { buildRequest, type CallOptions, call } from "./http";
-import type { Operator } from "./jobs";
+import { type Operator, registerBridge } from "./jobs";
 
 export interface AccountJson {
   id: string;
@@ -89,6 +90,23 @@ export function fromCommand(command: string, name: string): string {
   const match = new RegExp(`${name}='([^']*)'`).exec(command);
   if (!match?.[1]) throw new Error(`no ${name} in ${command}`);
   return match[1];
+}
+
+export interface AccountBridge {
+  agentId: string;
+  /** GET /api/v1/jobs once: the call that counts as the bridge's heartbeat. */
+  poll(): Promise<Response>;
+}
+
+/** A bridge started with a deploy's token: it registers (expecting 201), as `npm run bridge -- run` does first. */
+export async function startBridge(token: string, capabilities = ["media.facts@1"]): Promise<AccountBridge> {
+  const register = await registerBridge(token, capabilities);
+  expect(register.status, await register.clone().text()).toBe(201);
+  const { agent_id } = (await register.json()) as { agent_id: string };
+  return {
+    agentId: agent_id,
+    poll: () => call("/api/v1/jobs?limit=1", { bearer: token, headers: { "x-agent-id": agent_id } }),
+  };
 }
 
 /** Waits (briefly) for the account to reach `status`: promotions land after the response. */

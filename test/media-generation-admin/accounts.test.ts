@@ -11,13 +11,14 @@ import {
   adminCall,
   callWithEnv,
   createAccount,
+  deploy,
   readAccount,
   runpodAccount,
   selfHosted,
 } from "../helpers/accounts";
-import { auditFor, db } from "../helpers/fixtures";
+import { ago, auditFor, db } from "../helpers/fixtures";
 import { expect000 } from "../helpers/http";
-import { makeOperator } from "../helpers/jobs";
+import { makeOperator, registerBridge } from "../helpers/jobs";
 
 const SECRET_KEY = "rpa_THIS-IS-A-SECRET-RUNPOD-KEY-0123456789";
 
@@ -195,6 +196,25 @@ describe("PATCH /admin/accounts/{id}", () => {
     expect(JSON.stringify(await auditFor(response))).not.toContain(SECRET_KEY);
   });
 
+  it("reset_usage starts a new month: what was spent is dropped, the running deploy bills from now", async () => {
+    const op = await makeOperator();
+    const account = await selfHosted(op, { cost_per_hour_usd: 2 });
+    await deploy(op, account.id);
+    // $3 banked, and an hour of the running deploy at $2/h.
+    await db()
+      .update(capacityAccounts)
+      .set({ accruedUsd: 3, billingSince: ago(3600) })
+      .where(eq(capacityAccounts.id, account.id));
+    expect((await readAccount(op, account.id)).used_usd).toBe(5);
+    const reset = await adminCall(op, `/admin/accounts/${account.id}`, {
+      method: "PATCH",
+      json: { reset_usage: true },
+    });
+    expect(reset.status).toBe(200);
+    expect(await reset.json()).toMatchObject({ used_usd: 0 });
+    expect((await accountRow(account.id))?.billingSince?.getTime()).toBeGreaterThan(ago(60).getTime());
+  });
+
   it("refuses fields that do not fit the provider, unknown fields and an empty change", async () => {
     const op = await makeOperator();
     const hosted = await selfHosted(op);
@@ -268,9 +288,12 @@ describe("DELETE /admin/accounts/{id}", () => {
   it("deletes the account (204) and disables its agents", async () => {
     const op = await makeOperator();
     const account = await selfHosted(op);
+    const token = (await deploy(op, account.id)).bridge?.env.GPU_BRIDGE_TOKEN ?? "";
     const response = await adminCall(op, `/admin/accounts/${account.id}`, { method: "DELETE" });
     expect(response.status).toBe(204);
     await expect000(await adminCall(op, `/admin/accounts/${account.id}`), 404, "not_found");
+    // Its deploy agent outlives it, disabled: the token the deploy gave out no longer authenticates.
+    expect((await registerBridge(token, ["media.facts@1"])).status).toBe(401);
   });
 });
 

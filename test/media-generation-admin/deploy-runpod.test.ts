@@ -16,11 +16,12 @@ import {
   RUNPOD_SETTINGS,
   readAccount,
   runpodAccount,
+  startBridge,
   waitForStatus,
 } from "../helpers/accounts";
-import { useFakeRunpod } from "../helpers/fake-runpod";
-import { ago, db } from "../helpers/fixtures";
-import { call, expect000 } from "../helpers/http";
+import { type RecordedCall, useFakeRunpod } from "../helpers/fake-runpod";
+import { ago, auditFor, db } from "../helpers/fixtures";
+import { expect000 } from "../helpers/http";
 import { makeOperator, type Operator, registerBridge } from "../helpers/jobs";
 
 const runpod = useFakeRunpod();
@@ -29,12 +30,13 @@ const deployCall = (op: Operator, id: string) => adminCall(op, `/admin/accounts/
 
 /** The bridge in a pod: registers with the token the pod was given, then polls. */
 async function podBridgeHeartbeats(token: string): Promise<void> {
-  const register = await registerBridge(token, ["media.facts@1"]);
-  expect(register.status, await register.clone().text()).toBe(201);
-  const { agent_id } = (await register.json()) as { agent_id: string };
-  const poll = await call("/api/v1/jobs?limit=1", { bearer: token, headers: { "x-agent-id": agent_id } });
-  expect(poll.status).toBe(200);
+  const bridge = await startBridge(token);
+  expect((await bridge.poll()).status).toBe(200);
 }
+
+/** The bridge token a recorded pod create carried (RunPod got it even when it refused the pod). */
+const tokenSent = (call: RecordedCall | undefined) =>
+  (call?.body?.env as { GPU_BRIDGE_TOKEN?: string } | undefined)?.GPU_BRIDGE_TOKEN ?? "";
 
 describe("POST /admin/accounts/{id}/deploy (runpod)", () => {
   it("starts a pod running the bridge with the account's token, in RunPod's documented request shape", async () => {
@@ -79,12 +81,17 @@ describe("POST /admin/accounts/{id}/deploy (runpod)", () => {
     const response = await deployCall(op, account.id);
     const body = await expect000(response, 502, "deploy_rejected");
     expect(body.metadata).toEqual({ failure_type: "auth", provider_status: 401, account_status: "disabled" });
-    expect(runpod().callsWith("rpa_not-a-key-runpod-knows")).toHaveLength(1);
+    const calls = runpod().callsWith("rpa_not-a-key-runpod-knows");
+    expect(calls).toHaveLength(1);
     expect(await readAccount(op, account.id)).toMatchObject({
       status: "disabled",
       failure_type: "auth",
       last_error: "RunPod answered 401: Unauthorized.",
     });
+    // The token the deploy issued (and the pod would have run with) no longer authenticates.
+    const token = tokenSent(calls[0]);
+    expect(token).toMatch(/^agt_/);
+    expect((await registerBridge(token, ["media.facts@1"])).status).toBe(401);
     const failed = await db().select().from(auditEvents).where(eq(auditEvents.target, account.id));
     expect(failed).toEqual([
       expect.objectContaining({ action: "account_deploy_failed", actor: "system", success: false }),
@@ -104,6 +111,24 @@ describe("POST /admin/accounts/{id}/deploy (runpod)", () => {
     const body = await expect000(await deployCall(op, badGpu.id), 502, "deploy_rejected");
     expect(body.detail).toBe("RunPod answered 400: Invalid input: gpuTypeIds.");
     expect(await accountRow(badGpu.id)).toMatchObject({ status: "disabled", failureType: "config" });
+  });
+
+  it("redacts the account's key from a RunPod error that echoes it: not in the answer, the account or the audit", async () => {
+    const op = await makeOperator();
+    const key = runpod().key();
+    const account = await runpodAccount(op, key);
+    runpod().failNext(key, { status: 400, error: `Invalid API key ${key} for this request.` });
+    const response = await deployCall(op, account.id);
+    expect(await response.clone().text()).not.toContain(key);
+    const body = await expect000(response, 502, "deploy_rejected");
+    expect(body.detail).toBe("RunPod answered 400: Invalid API key [redacted] for this request.");
+    expect((await accountRow(account.id))?.lastError).toBe(body.detail);
+    const audit = [
+      ...(await auditFor(response)),
+      ...(await db().select().from(auditEvents).where(eq(auditEvents.target, account.id))),
+    ];
+    expect(audit.map((row) => row.action).sort()).toEqual(["account_deploy", "account_deploy_failed"]);
+    expect(JSON.stringify(audit)).not.toContain(key);
   });
 
   it("a 429 is retried after Retry-After and the deploy succeeds", async () => {

@@ -18,20 +18,11 @@ import {
   fromCommand,
   readAccount,
   selfHosted,
+  startBridge,
   waitForStatus,
 } from "../helpers/accounts";
 import { credentialFor, db } from "../helpers/fixtures";
-import { call } from "../helpers/http";
-import { makeOperator, registerBridge } from "../helpers/jobs";
-
-/** Registers a bridge with `token` and polls once: what `npm run bridge -- run` does first. */
-async function startBridge(token: string): Promise<{ agentId: string; poll: () => Promise<Response> }> {
-  const register = await registerBridge(token, ["media.facts@1"]);
-  expect(register.status, await register.clone().text()).toBe(201);
-  const { agent_id } = (await register.json()) as { agent_id: string };
-  const poll = () => call("/api/v1/jobs?limit=1", { bearer: token, headers: { "x-agent-id": agent_id } });
-  return { agentId: agent_id, poll };
-}
+import { makeOperator } from "../helpers/jobs";
 
 describe("POST /admin/accounts/{id}/deploy (self-hosted)", () => {
   it("returns the exact bridge command; its token's bridge heartbeats the account to ready", async () => {

@@ -4,9 +4,9 @@
  * by status and the volume of stored media.
  */
 import { describe, expect, it } from "vitest";
-import { adminCall, deploy, selfHosted, waitForStatus } from "../helpers/accounts";
+import { adminCall, deploy, selfHosted, startBridge, waitForStatus } from "../helpers/accounts";
 import { call, expect000 } from "../helpers/http";
-import { dispatchFacts, makeBridge, makeOperator, type Operator, registerBridge, uploadInput } from "../helpers/jobs";
+import { dispatchFacts, makeBridge, makeOperator, type Operator, uploadInput } from "../helpers/jobs";
 
 interface HealthJson {
   ok: boolean;
@@ -50,9 +50,7 @@ describe("GET /admin/health", () => {
 
     const account = await selfHosted(op);
     const token = (await deploy(op, account.id)).bridge?.env.GPU_BRIDGE_TOKEN ?? "";
-    const register = await registerBridge(token, ["audio.waveform@1"]);
-    const { agent_id } = (await register.json()) as { agent_id: string };
-    await call("/api/v1/jobs?limit=1", { bearer: token, headers: { "x-agent-id": agent_id } });
+    await (await startBridge(token, ["audio.waveform@1"])).poll();
     await waitForStatus(account.id, "ready");
     await uploadInput(op, new Uint8Array(1000));
     await dispatchFacts(op);

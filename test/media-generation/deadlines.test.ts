@@ -24,7 +24,7 @@ import {
   VIDEO,
 } from "../helpers/generation";
 import { expect000, expect003 } from "../helpers/http";
-import { deadLettersOf, jobRecord } from "../helpers/jobs";
+import { deadLettersOf, jobRecord, taskRecord } from "../helpers/jobs";
 
 const board = (jobId: string) => env.JOB_BOARD.getByName(boardName("generate_image", jobId));
 
@@ -56,8 +56,7 @@ async function expectFailed(client: Client, taskId: string, code: string) {
   expect(status.error_msg).toMatch(/\w/);
   const jobId = await jobOf(taskId);
   expect(await jobRecord(jobId)).toMatchObject({ status: "failed", errorCode: code });
-  const [task] = await db().select().from(tasks).where(eq(tasks.id, taskId));
-  expect(task).toMatchObject({ status: "failed", errorCode: code });
+  expect(await taskRecord(taskId)).toMatchObject({ status: "failed", errorCode: code });
   // Read again: the verdict stays.
   expect((await readStatus(client, taskId)).status).toBe("failed");
   return jobId;
@@ -96,8 +95,7 @@ describe("the start deadline", () => {
     const bridge = await liveBridge("image");
     const taskId = await started(client);
     const jobId = await jobOf(taskId);
-    const [task] = await db().select().from(tasks).where(eq(tasks.id, taskId));
-    const deadline = task?.startDeadlineAt?.getTime() ?? 0;
+    const deadline = (await taskRecord(taskId)).startDeadlineAt?.getTime() ?? 0;
     // The board's clock past the deadline: it fails the job as not_started on its own.
     const late = await boardFor(env, "generate_image", jobId).claim(jobId, bridge.ref, deadline + 1000);
     expect(late).toMatchObject({ ok: false, reason: "state_conflict" });

@@ -35,7 +35,7 @@ export type ImageSource =
   | { kind: "artifact"; artifactId: string };
 
 /** Reads a data URI or an artifact id without decoding anything; a string describing the problem otherwise. */
-export function readImageSource(value: string): ImageSource | string {
+function readImageSource(value: string): ImageSource | string {
   if (ARTIFACT_ID.test(value)) return { kind: "artifact", artifactId: value.toLowerCase() };
   const header = DATA_URI.exec(value);
   if (!header) return "expected a data URI (data:image/png;base64,…) or the artifact_id of a completed upload";
@@ -54,11 +54,14 @@ export function readImageSource(value: string): ImageSource | string {
   return { kind: "data", contentType, base64, sizeBytes };
 }
 
+/** A string on the wire (and in GET /models), read once into its ImageSource when validated. */
 const imageSource = z
   .string()
-  .superRefine((value, ctx) => {
+  .transform((value, ctx): ImageSource => {
     const read = readImageSource(value);
-    if (typeof read === "string") ctx.addIssue({ code: "custom", message: read });
+    if (typeof read !== "string") return read;
+    ctx.addIssue({ code: "custom", message: read });
+    return z.NEVER;
   })
   .meta({
     description: `A data URI (${REFERENCE_IMAGE_TYPES.join(", ")}; at most ${REFERENCE_IMAGE_MAX_BYTES} bytes decoded) or the artifact_id of an upload you completed`,

@@ -16,7 +16,7 @@ import type { TaskStatus } from "../../db/schema";
 import { roomFor } from "../jobs/boards";
 import type { JobError } from "../jobs/types";
 import { liveBridges } from "./capacity";
-import { JOB_TYPE_OF } from "./plan";
+import { JOB_TYPE_OF, queueLimitS } from "./plan";
 import { abandonJob, type Generation } from "./tasks";
 
 export const WORKER_START_TIMEOUT = "worker_start_timeout";
@@ -46,7 +46,7 @@ export async function currentState(env: Env, generation: Generation, now = Date.
     if (job.status !== "pending") return recorded;
     // Queued at dispatch, or again after a lost lease: the job row changed then.
     const waitedS = (now - job.updatedAt.getTime()) / 1000;
-    const queueS = record.type === "video" ? config.GENERATION_VIDEO_QUEUE_S : config.GENERATION_IMAGE_QUEUE_S;
+    const queueS = queueLimitS(config, record.type);
     if (waitedS > queueS) {
       return fail(
         env,

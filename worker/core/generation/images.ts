@@ -45,7 +45,7 @@ export async function storeImages(
       // One at a time: each decoded image (up to 12 MiB) is garbage before the next is decoded.
       const bytes = decodeBase64(source.base64);
       if (!SIGNATURES[source.contentType]?.(bytes)) {
-        throw invalid([{ field: image.field, message: `the data is not a ${source.contentType} image` }]);
+        throw invalid([issue(image, `the data is not a ${source.contentType} image`)]);
       }
       const artifact = await storeArtifact(env, db, {
         ownerPrincipalId,
@@ -66,31 +66,30 @@ export async function storeImages(
 
 /** Uploaded images named by id: the caller's own (others' look missing), images, not expired. */
 async function checkUploads(db: Database, ownerPrincipalId: number, images: readonly RequestedImage[]): Promise<void> {
-  const wanted = images.flatMap((image) => (image.source.kind === "artifact" ? [image] : []));
+  const wanted = images.flatMap((image) =>
+    image.source.kind === "artifact" ? [{ image, id: image.source.artifactId }] : [],
+  );
   if (wanted.length === 0) return;
-  const ids = wanted.map((image) => (image.source.kind === "artifact" ? image.source.artifactId : ""));
+  const ids = wanted.map(({ id }) => id);
   const rows = await db
     .select()
     .from(artifacts)
     .where(and(inArray(artifacts.id, ids), eq(artifacts.ownerPrincipalId, ownerPrincipalId)));
-  const problems = wanted.flatMap((image, index) => {
-    const row = rows.find((candidate) => candidate.id === ids[index]);
-    if (!row) return [{ field: image.field, message: `no uploaded artifact ${ids[index]}` }];
-    if (isGone(row)) return [{ field: image.field, message: "the upload has expired; upload it again" }];
-    if (!row.contentType.startsWith("image/")) {
-      return [{ field: image.field, message: `the upload is ${row.contentType}, not an image` }];
-    }
+  const problems = wanted.flatMap(({ image, id }) => {
+    const row = rows.find((candidate) => candidate.id === id);
+    if (!row) return [issue(image, `no uploaded artifact ${id}`)];
+    if (isGone(row)) return [issue(image, "the upload has expired; upload it again")];
+    if (!row.contentType.startsWith("image/")) return [issue(image, `the upload is ${row.contentType}, not an image`)];
     return [];
   });
   if (problems.length > 0) throw invalid(problems);
 }
 
-function invalid(problems: { field: string; message: string }[]): ApiError {
-  const issues: FieldIssue[] = problems.map((problem) => ({
-    location: ["body", ...problem.field.split(".").map((part) => (/^\d+$/.test(part) ? Number(part) : part))],
-    message: problem.message,
-    type: "custom",
-  }));
+function issue(image: RequestedImage, message: string): FieldIssue {
+  return { location: ["body", ...image.path], message, type: "custom" };
+}
+
+function invalid(issues: FieldIssue[]): ApiError {
   return new ApiError("validation_failed", "A reference image is unusable", { issues });
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../../config";
 import type { JobType } from "../../contracts/job-types";
-import { type GenerationMode, type GenerationType, MAX_SEED, type ModelId } from "../../contracts/models";
+import { type GenerationMode, type GenerationType, MAX_SEED, MODE_IMAGES, type ModelId } from "../../contracts/models";
 import type { NewJob } from "../jobs/dispatch";
 import type { StoredImages } from "./images";
 import type { GenerationRequest } from "./request";
@@ -36,6 +36,11 @@ export interface ProviderRoute {
   model: string;
 }
 
+/** How long a generation of this type may wait to start (GENERATION_IMAGE_QUEUE_S / _VIDEO_). */
+export function queueLimitS(config: Config, type: GenerationType): number {
+  return type === "video" ? config.GENERATION_VIDEO_QUEUE_S : config.GENERATION_IMAGE_QUEUE_S;
+}
+
 /** Where GENERATION_PROVIDERS sends a model; the bridge's local provider by default. */
 export function providerRoute(config: Config, model: ModelId): ProviderRoute {
   return config.GENERATION_PROVIDERS[model] ?? { provider: "local", model: "local" };
@@ -62,11 +67,20 @@ export function planGeneration(
   images: StoredImages,
 ): { job: NewJob; record: GenerationRecord } {
   const { prompt, negative_prompt, steps, guidance_scale, width, height } = request.params;
-  const base = { prompt, negative_prompt, seed, provider: route.provider, model: route.model, steps, width, height };
+  const base = {
+    prompt,
+    negative_prompt,
+    seed,
+    provider: route.provider,
+    model: route.model,
+    steps,
+    guidance: guidance_scale,
+    width,
+    height,
+  };
+  // The mode's image fields, as the artifacts they became (keyframes are recorded with their frames below).
   const imageIds: Record<string, unknown> = {};
-  for (const image of request.images) {
-    if (!image.field.startsWith("arbitrary_frames.")) imageIds[image.field] = images.inputs[image.input];
-  }
+  for (const { field, input } of MODE_IMAGES[request.mode]) imageIds[field] = images.inputs[input];
 
   const parameters: Record<string, unknown> = Object.fromEntries(
     Object.entries(request.params).filter(([key]) => !KEPT_ELSEWHERE.includes(key)),
@@ -75,7 +89,7 @@ export function planGeneration(
   if (request.type === "image") {
     job = {
       jobType: JOB_TYPE_OF.image,
-      params: { ...base, guidance: guidance_scale, strength: request.params.denoising_strength },
+      params: { ...base, strength: request.params.denoising_strength },
       inputs: images.inputs,
     };
   } else {
@@ -91,7 +105,6 @@ export function planGeneration(
       jobType: JOB_TYPE_OF.video,
       params: {
         ...base,
-        guidance: guidance_scale,
         fps: request.params.fps,
         frames: request.params.num_frames,
         keyframes: (arbitrary_frames ?? []).map((frame) => ({

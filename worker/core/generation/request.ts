@@ -13,18 +13,16 @@ import {
   type ImageSource,
   MODE_IMAGES,
   type ModelId,
-  type ModelSpec,
   modelLabels,
   modelSpec,
-  readImageSource,
   type VideoParams,
 } from "../../contracts/models";
 import { ApiError, type FieldIssue } from "../../errors/api-error";
 
-/** One image the job will read: its job input name, where it was in the request, and its bytes' source. */
+/** One image the job will read: its job input name, its field's path in the request, and its bytes' source. */
 export interface RequestedImage {
   input: string;
-  field: string;
+  path: (string | number)[];
   source: ImageSource;
 }
 
@@ -32,7 +30,6 @@ interface Common {
   model: ModelId;
   /** What the client called the model (an id or an alias), kept for responses. */
   label: string;
-  spec: ModelSpec;
   mode: GenerationMode;
   images: RequestedImage[];
   /** Fields sent that this model and mode do not use. */
@@ -92,13 +89,13 @@ export function parseGenerateRequest(body: Record<string, unknown>): GenerationR
   const images = modeImages(mode as GenerationMode, params, problem);
   if (issues.length > 0) throw invalid(issues);
 
-  const used = new Set(images.map((image) => image.field.split(".")[0]));
+  const used = new Set(images.map((image) => image.path[0]));
   const ignored = [
     ...Object.keys(fields).filter((key) => !(key in params)),
     ...IMAGE_FIELDS.filter((key) => key in params && params[key] !== undefined && !used.has(key)),
   ];
   for (const key of IMAGE_FIELDS) if (!used.has(key)) delete params[key];
-  const common = { model, label, spec, mode: mode as GenerationMode, images, ignored };
+  const common = { model, label, mode: mode as GenerationMode, images, ignored };
   return spec.type === "video"
     ? { ...common, type: "video", params: parsed.data as VideoParams }
     : { ...common, type: "image", params: parsed.data as ImageParams };
@@ -142,9 +139,9 @@ function modeImages(
 ): RequestedImage[] {
   const images: RequestedImage[] = [];
   for (const { field, input } of MODE_IMAGES[mode]) {
-    const value = params[field];
-    if (value === undefined) problem([field], `required in ${mode} mode`);
-    else images.push({ input, field, source: readImageSource(value) as ImageSource });
+    const source = params[field];
+    if (source === undefined) problem([field], `required in ${mode} mode`);
+    else images.push({ input, path: [field], source });
   }
   if (mode !== "arbitrary_frame") return images;
   const frames = params.arbitrary_frames;
@@ -162,8 +159,8 @@ function modeImages(
     seen.add(frame.frame_index);
     images.push({
       input: `frame_${frame.frame_index}`,
-      field: `arbitrary_frames.${index}.image`,
-      source: readImageSource(frame.image) as ImageSource,
+      path: ["arbitrary_frames", index, "image"],
+      source: frame.image,
     });
   });
   return images;

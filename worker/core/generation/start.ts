@@ -13,7 +13,7 @@ import { dispatchTask, handOff } from "../jobs/dispatch";
 import { discardArtifacts } from "../media/artifacts";
 import { checkQuota, liveBridges } from "./capacity";
 import { storeImages } from "./images";
-import { JOB_TYPE_OF, planGeneration, providerRoute, settleSeed } from "./plan";
+import { JOB_TYPE_OF, planGeneration, providerRoute, queueLimitS, settleSeed } from "./plan";
 import type { GenerationRequest } from "./request";
 import { SURFACE } from "./tasks";
 
@@ -31,9 +31,9 @@ export async function startGeneration(
   now = Date.now(),
 ): Promise<Started> {
   const config = configFrom(env);
-  await checkQuota(db, owner, now);
-  const jobType = JOB_TYPE_OF[request.type];
-  if ((await liveBridges(env, jobType)) === 0) {
+  // Both asked at once; a quota refusal (a rejection) wins over no capacity (a count of 0).
+  const [, live] = await Promise.all([checkQuota(db, owner, now), liveBridges(env, JOB_TYPE_OF[request.type])]);
+  if (live === 0) {
     throw new ApiError("no_ready_accounts", `No GPU bridge that can run ${request.model} is online`, {
       userAction: `No GPU capacity can make ${request.type === "video" ? "videos" : "images"} right now: retry in a few minutes, or ask an admin to deploy a capacity account.`,
       details: { model: request.model, type: request.type },
@@ -42,7 +42,6 @@ export async function startGeneration(
   const seed = settleSeed(request.params.seed);
   const images = await storeImages(env, db, owner.id, request.images);
   const { job, record } = planGeneration(request, seed, providerRoute(config, request.model), images);
-  const queueSeconds = request.type === "video" ? config.GENERATION_VIDEO_QUEUE_S : config.GENERATION_IMAGE_QUEUE_S;
   try {
     const { taskId } = await dispatchTask(
       env,
@@ -50,7 +49,7 @@ export async function startGeneration(
         ownerPrincipalId: owner.id,
         surface: SURFACE,
         jobs: [job],
-        startDeadlineAt: new Date(now + queueSeconds * 1000),
+        startDeadlineAt: new Date(now + queueLimitS(config, request.type) * 1000),
         request: { ...record },
       },
       handOff,

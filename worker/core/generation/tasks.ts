@@ -6,6 +6,7 @@
  * artifacts and its rows.
  */
 import { and, desc, eq, inArray, lt, or } from "drizzle-orm";
+import { base64url, fromBase64url } from "../../auth/crypto";
 import { isJobType } from "../../contracts/job-types";
 import type { Database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
@@ -53,13 +54,13 @@ export interface GalleryCursor {
 
 /** Opaque to clients: base64url of "<created_at ms>.<task id>". */
 export function encodeCursor(cursor: GalleryCursor): string {
-  return btoa(`${cursor.createdAt}.${cursor.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url(new TextEncoder().encode(`${cursor.createdAt}.${cursor.id}`));
 }
 
 export function decodeCursor(value: string): GalleryCursor | undefined {
   let text: string;
   try {
-    text = atob(value.replace(/-/g, "+").replace(/_/g, "/"));
+    text = new TextDecoder().decode(fromBase64url(value));
   } catch {
     return undefined;
   }

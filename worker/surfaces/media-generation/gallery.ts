@@ -9,7 +9,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { authenticateGeneration } from "../../auth/media-generation";
 import { decodeCursor, deleteGeneration, encodeCursor, galleryPage } from "../../core/generation/tasks";
 import { galleryItem } from "../../core/generation/views";
-import { ApiError } from "../../errors/api-error";
 import { errors000 } from "../../errors/schemas";
 import { callerOf, db } from "../../http/context";
 import { router } from "../../http/router";
@@ -53,7 +52,17 @@ gallery.openapi(
     request: {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(GALLERY_PAGE_MAX).default(GALLERY_PAGE_MAX),
-        cursor: z.string().max(128).optional().openapi({ description: "X-Next-Cursor of the previous page" }),
+        cursor: z
+          .string()
+          .max(128)
+          .transform((raw, ctx) => {
+            const cursor = decodeCursor(raw);
+            if (cursor) return cursor;
+            ctx.addIssue({ code: "custom", message: "not a cursor this server issued" });
+            return z.NEVER;
+          })
+          .optional()
+          .openapi({ description: "X-Next-Cursor of the previous page" }),
       }),
     },
     responses: {
@@ -66,13 +75,7 @@ gallery.openapi(
     },
   }),
   async (c) => {
-    const { limit, cursor: raw } = c.req.valid("query");
-    const cursor = raw === undefined ? undefined : decodeCursor(raw);
-    if (raw !== undefined && !cursor) {
-      throw new ApiError("validation_failed", "Invalid cursor", {
-        issues: [{ location: ["query", "cursor"], message: "not a cursor this server issued", type: "custom" }],
-      });
-    }
+    const { limit, cursor } = c.req.valid("query");
     const page = await galleryPage(db(c), callerOf(c).principal.id, { limit, cursor });
     if (page.next) {
       const next = encodeCursor(page.next);
