@@ -4,8 +4,10 @@
  * in order from part 1, so completion reads back out of R2 only what that run
  * does not cover — nothing at all for a client that sends parts in order, one
  * or several at a time. A part whose predecessor is still streaming in waits
- * for it (its bytes held back by backpressure); a part whose predecessor has
- * not arrived is hashed alone and left for the read-back.
+ * for it (its bytes wait in memory meanwhile, at most the part: the Worker's
+ * tee keeps feeding R2); a part whose predecessor has not arrived is hashed
+ * alone when its checksum is asked for, else skipped, and left for the
+ * read-back.
  *
  * The running digest lives only in memory. It is given up, and completion
  * streams the whole object back out of R2 instead, when this object was

@@ -82,6 +82,22 @@ describe("job outputs", () => {
     const upload = (await opened.json()) as UploadView;
     const foreign = await other.call(`/api/v1/jobs/${jobId}/outputs/${upload.upload_id}`);
     await expect003(foreign, 423, "LOCK_REQUIRED");
+    // Nor through a job it holds itself: the upload is found only under its own job.
+    const own = await claimed(other, (await dispatchThumbnail(op)).jobId);
+    const lease = { "x-lock-token": own.lock_token ?? "" };
+    const across = `/api/v1/jobs/${own.job_id}/outputs`;
+    await expect003(
+      await call(`${across}/${upload.upload_id}`, { bearer: other.token, headers: lease }),
+      404,
+      "NOT_FOUND",
+    );
+    const part = await call(`${across}/part?upload_id=${upload.upload_id}&part_number=1`, {
+      method: "POST",
+      bearer: other.token,
+      headers: { ...lease, "content-type": "application/octet-stream" },
+      body: bytesOf(10),
+    });
+    await expect003(part, 404, "NOT_FOUND");
   });
 
   it("refuses a manifest naming another job's output, a wrong kind, or missing the declared output", async () => {

@@ -78,6 +78,26 @@ describe("chunked uploads", () => {
     expect(right.status).toBe(200);
   });
 
+  it("counts a re-sent part refused for its checksum as missing, though an earlier copy had arrived", async () => {
+    const uploader = await makeUploader();
+    const bytes = bytesOf(SIZE, 10);
+    const upload = await open(uploader, bytes);
+    const second = bytes.slice(PART);
+    expect((await uploader.part(upload.upload_id, 2, second)).status).toBe(200);
+    expect((await uploader.part(upload.upload_id, 1, bytes.slice(0, PART))).status).toBe(200);
+    // R2 takes these bytes as part 2 before the checksum is known to be wrong.
+    const corrupt = await uploader.part(upload.upload_id, 2, bytesOf(second.byteLength, 77), {
+      "x-content-sha256": await sha256Hex(second),
+    });
+    await expect000(corrupt, 422, "checksum_mismatch");
+    expect((await uploader.status(upload.upload_id)).missing_parts).toEqual([2]);
+    await expect000(await uploader.complete(upload.upload_id), 409, "upload_incomplete");
+    expect((await uploader.part(upload.upload_id, 2, second)).status).toBe(200);
+    const done = await uploader.complete(upload.upload_id);
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(((await done.json()) as { sha256: string }).sha256).toBe(await sha256Hex(bytes));
+  });
+
   it("refuses a part of the wrong length, and one past the last", async () => {
     const uploader = await makeUploader();
     const bytes = bytesOf(SIZE, 4);

@@ -4,13 +4,15 @@
  * complete). The declared size fixes the layout at init — every part but the
  * last is exactly UPLOAD_PART_BYTES — so each part's length is known before
  * its bytes arrive and a short or long body is refused. Re-sending a part
- * replaces it. Each part's SHA-256 is computed as it streams (and checked
- * against X-Content-SHA256 when sent); the whole object's is computed at
- * completion by streaming it back out of R2, and checked against the
+ * replaces it. A part is hashed on its own as it streams when it carries
+ * X-Content-SHA256, and checked against it; the whole file's SHA-256 runs in
+ * the upload's UploadDigest object as parts arrive (durable-objects/
+ * upload-digest.ts), is finished at completion, and checked against the
  * declared one.
  */
 import { and, eq } from "drizzle-orm";
 import { configFrom } from "../../config";
+import { PART_SHA256_HEADER } from "../../contracts/uploads";
 import type { Database } from "../../db/client";
 import { artifacts, uploadParts, uploads } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
@@ -83,50 +85,62 @@ export function expectedPartSize(upload: Upload, partNumber: number): number {
   return partNumber < upload.partCount ? upload.partSize : upload.sizeBytes - upload.partSize * (upload.partCount - 1);
 }
 
-/** Streams one part into R2; the part counts only once its bytes and checksum were right. */
+/**
+ * Streams one part, the request's raw body, into R2; it counts only once its
+ * length and, when the request carries X-Content-SHA256, its checksum were
+ * right. A refused part is missing afterwards, whatever copy of it was
+ * recorded before: R2 (and the running digest) may have taken the refused
+ * bytes under its number, so only sending it again makes the upload whole.
+ */
 export async function putPart(
   env: Env,
   db: Database,
   upload: Upload,
-  part: { number: number; body: ReadableStream<Uint8Array> | null; sha256?: string | undefined },
+  partNumber: number,
+  request: Request,
 ): Promise<UploadPart> {
   assertOpen(upload);
-  if (part.number > upload.partCount) {
+  if (partNumber > upload.partCount) {
     throw new ApiError(
       "validation_failed",
-      `This upload has ${upload.partCount} part(s); there is no part ${part.number}`,
+      `This upload has ${upload.partCount} part(s); there is no part ${partNumber}`,
     );
   }
-  const size = expectedPartSize(upload, part.number);
-  if (!part.body) throw new ApiError("bad_request", `Send part ${part.number}'s ${size} bytes as the body`);
+  const size = expectedPartSize(upload, partNumber);
+  if (!request.body) throw new ApiError("bad_request", `Send part ${partNumber}'s ${size} bytes as the body`);
+  const claimed = request.headers.get(PART_SHA256_HEADER)?.toLowerCase();
+  const forget = () =>
+    db.delete(uploadParts).where(and(eq(uploadParts.uploadId, upload.id), eq(uploadParts.partNumber, partNumber)));
   // One copy of the bytes goes to R2, the other to the upload's digest object, which keeps the
   // whole file's digest running (so completion need not read it back).
-  const [toR2, toDigest] = part.body.tee();
+  const [toR2, toDigest] = request.body.tee();
   let uploaded: R2UploadedPart;
   let sha256: string | null;
   try {
     const multipart = env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.r2UploadId);
     [uploaded, sha256] = await Promise.all([
-      multipart.uploadPart(part.number, fixedLength(toR2, size)),
+      multipart.uploadPart(partNumber, fixedLength(toR2, size)),
       // The part is hashed on its own only when the client sent a checksum to check it against.
-      digestOf(env, upload).absorb(part.number, size, toDigest, part.sha256 !== undefined),
+      digestOf(env, upload).absorb(partNumber, size, toDigest, claimed !== undefined),
     ]);
   } catch {
-    // A dropped connection or a wrong length: nothing is recorded, so the client simply sends the part again.
-    throw new ApiError("bad_request", `Part ${part.number} must be exactly ${size} bytes; it was not stored`, {
-      details: { part_number: part.number, expected_bytes: size },
+    // A dropped connection or a wrong length: the client simply sends the part again.
+    await forget();
+    throw new ApiError("bad_request", `Part ${partNumber} must be exactly ${size} bytes; it was not stored`, {
+      details: { part_number: partNumber, expected_bytes: size },
     });
   }
-  if (part.sha256 && part.sha256 !== sha256) {
+  if (claimed !== undefined && claimed !== sha256) {
+    await forget();
     throw new ApiError(
       "checksum_mismatch",
-      `Part ${part.number} does not match its X-Content-SHA256; it was not stored`,
+      `Part ${partNumber} does not match its X-Content-SHA256; it was not stored`,
       {
-        details: { part_number: part.number, expected: part.sha256, received: sha256 },
+        details: { part_number: partNumber, expected: claimed, received: sha256 },
       },
     );
   }
-  const row = { uploadId: upload.id, partNumber: part.number, sizeBytes: size, sha256, etag: uploaded.etag };
+  const row = { uploadId: upload.id, partNumber, sizeBytes: size, sha256, etag: uploaded.etag };
   const [stored] = await db
     .insert(uploadParts)
     .values(row)
@@ -141,6 +155,12 @@ export async function putPart(
 
 export async function partsOf(db: Database, uploadId: string): Promise<UploadPart[]> {
   return db.select().from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(uploadParts.partNumber);
+}
+
+/** The part numbers of `upload` that `parts` (its recorded parts) lack. */
+export function missingParts(upload: Upload, parts: readonly UploadPart[]): number[] {
+  const received = new Set(parts.map((part) => part.partNumber));
+  return Array.from({ length: upload.partCount }, (_, i) => i + 1).filter((n) => !received.has(n));
 }
 
 /**
@@ -166,9 +186,7 @@ export async function completeUpload(
       details: { differing_parts: disagreeing.map((part) => part.part_number) },
     });
   }
-  const missing = Array.from({ length: upload.partCount }, (_, i) => i + 1).filter(
-    (n) => !parts.some((part) => part.partNumber === n),
-  );
+  const missing = missingParts(upload, parts);
   if (missing.length > 0) {
     throw new ApiError("upload_incomplete", `Parts ${missing.join(", ")} have not arrived`, {
       details: { missing_parts: missing },
@@ -190,7 +208,7 @@ export async function completeUpload(
     .catch(() => null);
   const { sha256, size } = running
     ? { sha256: running, size: upload.sizeBytes }
-    : await digestObject(env, upload.r2Key, upload.partSize);
+    : await digestObject(env, upload.r2Key);
   if (size !== upload.sizeBytes || (upload.sha256 && upload.sha256 !== sha256)) {
     await env.MEDIA.delete(upload.r2Key);
     await db.update(uploads).set({ status: "aborted" }).where(eq(uploads.id, upload.id));

@@ -1,11 +1,10 @@
 /** Uploads and artifacts as the upload protocol (worker/contracts/uploads.ts) renders them. */
 import type { ArtifactView, UploadView } from "../../contracts/uploads";
 import type { Artifact } from "./artifacts";
-import type { Upload, UploadPart } from "./uploads";
+import { missingParts, type Upload, type UploadPart } from "./uploads";
 
 /** `partPath` is where parts go for this surface, e.g. "/uploads/part". */
 export function uploadView(upload: Upload, parts: readonly UploadPart[], partPath: string): UploadView {
-  const received = new Set(parts.map((part) => part.partNumber));
   return {
     upload_id: upload.id,
     status: upload.status,
@@ -16,10 +15,7 @@ export function uploadView(upload: Upload, parts: readonly UploadPart[], partPat
     part_count: upload.partCount,
     upload_url: `${partPath}?upload_id=${upload.id}&part_number={part_number}`,
     parts: parts.map(partView),
-    missing_parts:
-      upload.status === "open"
-        ? Array.from({ length: upload.partCount }, (_, i) => i + 1).filter((n) => !received.has(n))
-        : [],
+    missing_parts: upload.status === "open" ? missingParts(upload, parts) : [],
     artifact_id: upload.status === "completed" ? upload.artifactId : null,
     expires_at: upload.expiresAt.toISOString(),
   };

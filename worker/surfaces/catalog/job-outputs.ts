@@ -18,7 +18,6 @@ import {
   artifactSchema,
   completeUploadSchema,
   initOutputSchema,
-  PART_SHA256_HEADER,
   partQuerySchema,
   uploadedPartSchema,
   uploadSchema,
@@ -114,12 +113,7 @@ jobOutputs.openapi(
     const { upload_id, part_number } = c.req.valid("query");
     await holdLease(c, job_id, c.req.header(LOCK_TOKEN_HEADER));
     const upload = await findUpload(db(c), upload_id, { jobId: job_id });
-    const part = await putPart(c.env, db(c), upload, {
-      number: part_number,
-      body: c.req.raw.body,
-      sha256: c.req.header(PART_SHA256_HEADER)?.toLowerCase(),
-    });
-    return c.json(partView(part), 200);
+    return c.json(partView(await putPart(c.env, db(c), upload, part_number, c.req.raw)), 200);
   },
 );
 

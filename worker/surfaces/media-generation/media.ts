@@ -15,7 +15,6 @@ import {
   artifactSchema,
   completeUploadSchema,
   initUploadSchema,
-  PART_SHA256_HEADER,
   partQuerySchema,
   uploadedPartSchema,
   uploadSchema,
@@ -90,12 +89,7 @@ media.openapi(
   async (c) => {
     const { upload_id, part_number } = c.req.valid("query");
     const upload = await findUpload(db(c), upload_id, owner(c));
-    const part = await putPart(c.env, db(c), upload, {
-      number: part_number,
-      body: c.req.raw.body,
-      sha256: c.req.header(PART_SHA256_HEADER)?.toLowerCase(),
-    });
-    return c.json(partView(part), 200);
+    return c.json(partView(await putPart(c.env, db(c), upload, part_number, c.req.raw)), 200);
   },
 );
 
