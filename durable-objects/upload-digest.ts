@@ -15,7 +15,8 @@
  * was sent again.
  */
 import { DurableObject } from "cloudflare:workers";
-import { fixedLength, sha256Of, toHex } from "../worker/core/media/digest";
+import { toHex } from "../worker/auth/crypto";
+import { fixedLength, sha256Of } from "../worker/core/media/digest";
 
 /** Longest an early part waits for the part before it, which is already streaming in. */
 const ORDER_WAIT_MS = 30_000;

@@ -1,5 +1,6 @@
 /** Chunked-upload helpers: deterministic bytes, their digest, and the protocol's calls for a 000 caller. */
 import { expect } from "vitest";
+import { sha256Hex as sha256HexOf } from "../../worker/auth/crypto";
 import type { Job } from "../../worker/contracts/agent-protocol";
 import type { ArtifactView, UploadView } from "../../worker/contracts/uploads";
 import { makeApiKey, makeUser } from "./fixtures";
@@ -19,9 +20,9 @@ export function bytesOf(size: number, seed = 1): Uint8Array {
   return bytes;
 }
 
-export async function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+/** SHA-256 hex of bytes as a test holds them (downloads arrive as an ArrayBuffer). */
+export function sha256Hex(bytes: Uint8Array | ArrayBuffer): Promise<string> {
+  return sha256HexOf(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
 }
 
 export interface Uploader {

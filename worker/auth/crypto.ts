@@ -25,10 +25,14 @@ export function randomSecret(bytes: number, prefix = ""): string {
   return prefix + base64url(randomBytes(bytes));
 }
 
+/** Lower-case hex of bytes (digests). */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  return Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export async function sha256Hex(text: string | Uint8Array): Promise<string> {
   const data = typeof text === "string" ? encoder.encode(text) : text;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", data));
 }
 
 /**

@@ -1,4 +1,5 @@
 /** SHA-256 of streamed bytes, never buffering them, and the length checks that go with it. */
+import { toHex } from "../../auth/crypto";
 
 export interface Hashing {
   /** Pipe the body through this on its way to storage. */
@@ -57,8 +58,4 @@ export function fixedLength(body: ReadableStream<Uint8Array>, size: number): Rea
   const fixed = new FixedLengthStream(size);
   body.pipeTo(fixed.writable).catch(() => undefined);
   return fixed.readable;
-}
-
-export function toHex(bytes: ArrayBuffer): string {
-  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
