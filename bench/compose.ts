@@ -11,7 +11,6 @@
  *      the overlay, rebuild the audio, verify with a full decode).
  * Both outputs are checked afterwards with `ffmpeg -v error -i out -f null -`.
  */
-import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
@@ -24,7 +23,7 @@ import { composeHandler } from "../gpu-bridge/src/handlers/compose";
 import type { InputFile } from "../gpu-bridge/src/handlers/types";
 import { clipAudioArgs, clipVideoArgs, MP4_ARGS } from "../gpu-bridge/src/media/clip-format";
 import { runFfmpeg } from "../gpu-bridge/src/media/encode";
-import type { Job } from "../worker/contracts/agent-protocol";
+import { newJob } from "../gpu-bridge/test/helpers/fake-api";
 
 const CLIPS = 10;
 const CLIP_S = 6;
@@ -74,6 +73,7 @@ export async function benchCompose(workDir: string): Promise<ComposeBench> {
     ]),
   );
   const params = { clips: names, overlays: [TITLE], audio: BED };
+  const job = { ...newJob({}), job_type: "compose_video" as const, params };
   // Our run is short enough to repeat: its median is quoted (the original method runs once).
   const composeRuns: number[] = [];
   let result: Awaited<ReturnType<typeof composeHandler.run>> | undefined;
@@ -83,7 +83,7 @@ export async function benchCompose(workDir: string): Promise<ComposeBench> {
     composeRuns.push(
       await seconds(async () => {
         result = await composeHandler.run({
-          job: benchJob(params, names),
+          job,
           inputs: files,
           scratchDir: scratch,
           signal,
@@ -166,27 +166,6 @@ async function originalPipeline(clips: readonly string[], bed: string, dir: stri
 async function decodesClean(file: string): Promise<boolean> {
   const result = await runTool("ffmpeg", ["-hide_banner", "-nostdin", "-v", "error", "-i", file, "-f", "null", "-"]);
   return result.code === 0 && result.stderr.trim() === "";
-}
-
-function benchJob(params: Record<string, unknown>, names: readonly string[]): Job {
-  const jobId = randomUUID();
-  return {
-    job_id: jobId,
-    job_type: "compose_video",
-    asset_uuid: null,
-    lock_token: null,
-    locked_until: null,
-    paths: {},
-    derived_target_dir: null,
-    task_id: randomUUID(),
-    status: "claimed",
-    required_capabilities: ["video.compose@1"],
-    params,
-    inputs: [...names, "audio"].map((name) => ({ name, url: "", content_type: "video/mp4", size_bytes: 0 })),
-    attempt: 1,
-    max_attempts: 3,
-    created_at: new Date().toISOString(),
-  };
 }
 
 async function seconds(work: () => Promise<void>): Promise<number> {

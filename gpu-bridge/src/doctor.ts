@@ -6,9 +6,10 @@
  */
 
 import type { Config } from "./config";
-import { runTool, toolVersion } from "./ffmpeg";
+import { toolVersion } from "./ffmpeg";
 import { detectHandlers, runnable } from "./handlers/index";
 import type { Handler } from "./handlers/types";
+import { listEncoders, nvencTest } from "./media/encoders";
 import { describeProviders } from "./providers/config";
 import { BRIDGE_NAME, BRIDGE_VERSION, USER_AGENT } from "./version";
 
@@ -31,7 +32,7 @@ export async function runDoctor(config: Config, handlers: readonly Handler[]): P
     toolVersion("ffmpeg"),
     toolVersion("ffprobe"),
     toolVersion("espeak-ng", undefined, ["--version"]),
-    listEncoders(),
+    encodersOfInterest(),
     detectHandlers(handlers),
     checkServer(config),
   ]);
@@ -61,31 +62,16 @@ export async function runDoctor(config: Config, handlers: readonly Handler[]): P
   };
 }
 
-async function listEncoders(): Promise<Record<string, boolean>> {
-  const found = new Set<string>();
-  try {
-    const result = await runTool("ffmpeg", ["-hide_banner", "-encoders"], { timeoutMs: 10_000 });
-    for (const line of result.stdout.split("\n")) {
-      const name = /^\s[VAS][.A-Z]{5}\s+(\S+)/.exec(line)?.[1];
-      if (name) found.add(name);
-    }
-  } catch {
-    // No ffmpeg: every encoder is absent, and the report says ffmpeg is missing.
-  }
+async function encodersOfInterest(): Promise<Record<string, boolean>> {
+  // No ffmpeg: every encoder is absent, and the report says ffmpeg is missing.
+  const found = await listEncoders().catch(() => new Set<string>());
   return Object.fromEntries(ENCODERS_OF_INTEREST.map((name) => [name, found.has(name)]));
 }
 
+/** The same test encode the proxy handler trusts before it uses NVENC. */
 async function checkNvenc(listed: boolean): Promise<DoctorReport["nvenc"]> {
   if (!listed) return { listed, works: false, detail: "ffmpeg has no h264_nvenc encoder" };
-  const args = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x144:r=25:d=0.2"];
-  try {
-    const result = await runTool("ffmpeg", [...args, "-c:v", "h264_nvenc", "-f", "null", "-"], { timeoutMs: 30_000 });
-    if (result.code === 0) return { listed, works: true, detail: "test encode with h264_nvenc succeeded" };
-    const reason = result.stderr.trim().split("\n")[0] ?? `exit ${result.code}`;
-    return { listed, works: false, detail: `test encode failed: ${reason}` };
-  } catch (error) {
-    return { listed, works: false, detail: `test encode failed: ${error instanceof Error ? error.message : error}` };
-  }
+  return { listed, ...(await nvencTest()) };
 }
 
 async function checkServer(config: Config): Promise<DoctorReport["server"]> {

@@ -5,6 +5,7 @@
  * exited, so a job's scratch dir is never removed under a live process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { JobError } from "./errors";
 import { abortReason } from "./retry";
 
 export interface ToolResult {
@@ -21,8 +22,8 @@ export interface ToolOptions {
   timeoutMs?: number;
   /** Output kept per stream; the rest is dropped (ffmpeg can log without end). */
   maxOutputBytes?: number;
-  /** Each chunk of stdout as it arrives (e.g. ffmpeg's `-progress` lines). */
-  onStdout?: (text: string) => void;
+  /** Each chunk of stdout as it arrives (ffmpeg's `-progress` lines, or raw samples). */
+  onStdout?: (chunk: Buffer) => void;
   /** For tests and diagnostics: the child, once spawned. */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -45,10 +46,7 @@ export function runTool(command: string, args: readonly string[], options: ToolO
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     options.onSpawn?.(child);
-    if (options.onStdout) {
-      const onStdout = options.onStdout;
-      child.stdout.on("data", (chunk: Buffer) => onStdout(chunk.toString("utf8")));
-    }
+    if (options.onStdout) child.stdout.on("data", options.onStdout);
     const stdout = collect(child.stdout, maxOutputBytes);
     const stderr = collect(child.stderr, maxOutputBytes);
     let stopReason: unknown;
@@ -85,6 +83,26 @@ export function runTool(command: string, args: readonly string[], options: ToolO
       resolve({ code, signal: exitSignal, stdout: stdout(), stderr: stderr(), ms: performance.now() - started });
     });
   });
+}
+
+/**
+ * runTool for a handler: a missing tool or a timeout is this host's trouble,
+ * so it rejects as a retryable JobError (`tool_missing`, or `timeoutCode`)
+ * rather than as the raw error.
+ */
+export async function runHandlerTool(
+  command: string,
+  args: readonly string[],
+  options: ToolOptions & { timeoutCode?: string } = {},
+): Promise<ToolResult> {
+  try {
+    return await runTool(command, args, options);
+  } catch (error) {
+    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
+    if (error instanceof ToolTimeoutError)
+      throw new JobError(options.timeoutCode ?? "tool_timeout", error.message, true);
+    throw error;
+  }
 }
 
 /** The first line of `<tool> -version` (or other args), or null when the tool is missing or fails. */

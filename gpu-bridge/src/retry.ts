@@ -54,13 +54,15 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Epoch ms: give up rather than start a wait that would end past this. */
   deadline?: number;
+  /** Give up after this many calls (default: no limit). */
+  attempts?: number;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
 /**
  * Calls `fn` until it succeeds, retrying transient failures (no answer, 5xx,
- * 429) with backoff. Anything else, an abort, or a retry that would run past
- * the deadline, rethrows the last error.
+ * 429) with backoff. Anything else, an abort, the last allowed attempt, or a
+ * retry that would run past the deadline, rethrows the last error.
  */
 export async function retrying<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -68,6 +70,7 @@ export async function retrying<T>(fn: () => Promise<T>, options: RetryOptions): 
       return await fn();
     } catch (error) {
       if (!isTransient(error) || options.signal?.aborted) throw error;
+      if (options.attempts !== undefined && attempt + 1 >= options.attempts) throw error;
       const delay = retryDelay(error, attempt, options.backoff);
       if (options.deadline !== undefined && Date.now() + delay >= options.deadline) throw error;
       options.onRetry?.(error, attempt, delay);

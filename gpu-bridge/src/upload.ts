@@ -10,10 +10,10 @@ import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import type { ArtifactView } from "../../worker/contracts/uploads";
 import type { AgentClient } from "./client";
-import { FatalError, isLeaseLost, isTransient, JobError, LeaseLostError } from "./errors";
+import { errorMessage, FatalError, isLeaseLost, isTransient, JobError, LeaseLostError } from "./errors";
 import { isSystemError } from "./failure";
 import type { OutputFile } from "./handlers/types";
-import { type Backoff, backoffDelay, sleep } from "./retry";
+import { type Backoff, retrying } from "./retry";
 
 const PART_ATTEMPTS = 4;
 
@@ -35,6 +35,7 @@ export async function uploadOutput(output: OutputFile, options: UploadOptions): 
     },
   );
   if (size === 0) throw new JobError("output_empty", `the ${output.kind} output is empty`, true);
+  const retry = { backoff: options.backoff, signal, attempts: PART_ATTEMPTS };
   return mapped(output, async () => {
     const sha256 = await fileSha256(output.path, signal);
     const upload = await client.initOutput(
@@ -49,33 +50,16 @@ export async function uploadOutput(output: OutputFile, options: UploadOptions): 
         const bytes = new Uint8Array(Math.min(upload.part_size_bytes, size - offset));
         await file.read(bytes, 0, bytes.length, offset);
         const partSha = createHash("sha256").update(bytes).digest("hex");
-        await withRetries(options, () =>
-          client.putOutputPart(
-            jobId,
-            { uploadId: upload.upload_id, number, bytes, sha256: partSha, lockToken },
-            signal,
-          ),
-        );
+        const part = { uploadId: upload.upload_id, number, bytes, sha256: partSha, lockToken };
+        await retrying(() => client.putOutputPart(jobId, part, signal), retry);
         options.onBytes?.(offset + bytes.length, size);
       }
     } finally {
       await file.close();
     }
-    return withRetries(options, () =>
-      client.completeOutput(jobId, { upload_id: upload.upload_id, lock_token: lockToken }, signal),
-    );
+    const body = { upload_id: upload.upload_id, lock_token: lockToken };
+    return retrying(() => client.completeOutput(jobId, body, signal), retry);
   });
-}
-
-async function withRetries<T>(options: UploadOptions, send: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await send();
-    } catch (error) {
-      if (options.signal.aborted || !isTransient(error) || attempt + 1 >= PART_ATTEMPTS) throw error;
-      if (!(await sleep(backoffDelay(attempt, options.backoff), options.signal))) throw error;
-    }
-  }
 }
 
 /** What a failed upload means for the job: a lost lease, or a failure worth another attempt. */
@@ -85,7 +69,7 @@ async function mapped<T>(output: OutputFile, work: () => Promise<T>): Promise<T>
   } catch (error) {
     if (error instanceof FatalError || error instanceof JobError || error instanceof LeaseLostError) throw error;
     if (isLeaseLost(error)) throw new LeaseLostError(`uploading ${output.kind}: ${error.message}`);
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     // A refusal (wrong kind, too large) will not change on retry; the network or the Worker may.
     throw new JobError(
       "output_upload_failed",

@@ -51,6 +51,20 @@ describe("retrying", () => {
     expect(calls).toBe(1);
   });
 
+  it("gives up after its last allowed attempt", async () => {
+    let calls = 0;
+    const down = new NetworkError("refused");
+    const failing = retrying(
+      async () => {
+        calls++;
+        throw down;
+      },
+      { backoff: fast, attempts: 3 },
+    );
+    await expect(failing).rejects.toBe(down);
+    expect(calls).toBe(3);
+  });
+
   it("gives up rather than wait past its deadline", async () => {
     const down = new NetworkError("refused");
     const failing = retrying(

@@ -31,15 +31,22 @@ export async function normaliseClip(
   output: string,
   options: { signal: AbortSignal; onProgress: (fraction: number) => void },
 ): Promise<void> {
-  await runFfmpeg(
-    [
-      ...["-i", input.path, "-map", "0:v:0", "-an", "-sn", "-dn"],
-      ...["-vf", normaliseFilter(input.video, target)],
-      ...clipVideoArgs(target.fps),
-      ...["-f", "mp4", output],
-    ],
-    { signal: options.signal, durationMs: input.video.durationS * 1000, onProgress: options.onProgress },
-  );
+  await runFfmpeg(normaliseArgs(input, target, output), {
+    signal: options.signal,
+    durationMs: input.video.durationS * 1000,
+    onProgress: options.onProgress,
+  });
+}
+
+/** The clip's video alone, through the normalising filter into the clip format (`frames` of it, or all). */
+function normaliseArgs(input: { path: string; video: VideoInfo }, target: Target, output: string, frames?: number) {
+  return [
+    ...["-i", input.path, "-map", "0:v:0", "-an", "-sn", "-dn"],
+    ...(frames === undefined ? [] : ["-frames:v", String(frames)]),
+    ...["-vf", normaliseFilter(input.video, target)],
+    ...clipVideoArgs(target.fps),
+    ...["-f", "mp4", output],
+  ];
 }
 
 /**
@@ -54,14 +61,6 @@ export async function referenceEncode(
   output: string,
   signal: AbortSignal,
 ): Promise<VideoInfo | null> {
-  await runFfmpeg(
-    [
-      ...["-i", input.path, "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", "1"],
-      ...["-vf", normaliseFilter(input.video, target)],
-      ...clipVideoArgs(target.fps),
-      ...["-f", "mp4", output],
-    ],
-    { signal },
-  );
+  await runFfmpeg(normaliseArgs(input, target, output, 1), { signal });
   return (await probeMedia("the reference encode", output, signal)).video;
 }

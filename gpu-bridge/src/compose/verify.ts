@@ -14,11 +14,10 @@
  */
 import { availableParallelism } from "node:os";
 import { JobError } from "../errors";
-import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
+import { ffmpegWithProgress } from "../media/encode";
 import { decodeChunks } from "./plan";
 import { keyframes } from "./probe";
 
-const TIMEOUT_MS = 30 * 60_000;
 /** Shorter chunks are not worth an ffmpeg start. */
 const MIN_CHUNK_S = 2;
 
@@ -64,22 +63,10 @@ export async function assertDecodesClean(file: string, check: DecodeCheck): Prom
 
 /** What `ffmpeg -v error <input> -map 0 -f null -` prints (an exit code when it prints nothing). */
 async function decode(input: string[], signal: AbortSignal, onSeconds: (seconds: number) => void): Promise<string> {
-  const args = ["-hide_banner", "-nostdin", "-v", "error", "-progress", "pipe:1", "-nostats"];
-  let result: Awaited<ReturnType<typeof runTool>>;
-  try {
-    result = await runTool("ffmpeg", [...args, ...input, "-map", "0", "-f", "null", "-"], {
-      signal,
-      timeoutMs: TIMEOUT_MS,
-      onStdout: (text) => {
-        const position = [...text.matchAll(/out_time_us=(\d+)/g)].at(-1)?.[1];
-        if (position) onSeconds(Number(position) / 1e6);
-      },
-    });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("ffmpeg_timeout", error.message, true);
-    throw error;
-  }
+  const result = await ffmpegWithProgress([...input, "-map", "0", "-f", "null", "-"], {
+    signal,
+    onPosition: onSeconds,
+  });
   const complaints = result.stderr.trim();
   return complaints === "" && result.code !== 0 ? `ffmpeg exit code ${result.code}` : complaints;
 }

@@ -27,8 +27,9 @@ import { keyframes, type MediaInfo, probeMedia } from "../compose/probe";
 import { StagedProgress } from "../compose/stages";
 import { assertDecodesClean } from "../compose/verify";
 import { JobError } from "../errors";
-import { runTool, toolVersion } from "../ffmpeg";
+import { runTool } from "../ffmpeg";
 import { verifyOutput } from "../media/encode";
+import { detectFfmpeg, listEncoders } from "../media/encoders";
 import { parseParams } from "./params";
 import type { Handler, HandlerContext, HandlerResult } from "./types";
 
@@ -41,16 +42,12 @@ export const composeHandler: Handler = {
   jobType: "compose_video",
 
   async detect(signal) {
-    const [ffmpeg, ffprobe, font] = await Promise.all([
-      toolVersion("ffmpeg", signal),
-      toolVersion("ffprobe", signal),
-      findFont(signal),
-    ]);
-    if (!ffmpeg || !ffprobe) return { available: false, detail: "ffmpeg/ffprobe not found on PATH (install ffmpeg)" };
+    const [tools, font] = await Promise.all([detectFfmpeg(signal), findFont(signal)]);
+    if (!tools.available) return tools;
     const missing = await missingFeatures(signal);
-    if (missing.length > 0) return { available: false, detail: `${ffmpeg} lacks ${missing.join(", ")}` };
+    if (missing.length > 0) return { available: false, detail: `ffmpeg lacks ${missing.join(", ")} (${tools.detail})` };
     if (!font) return { available: false, detail: "no TrueType font for overlays (install fonts-dejavu-core)" };
-    return { available: true, detail: `${ffmpeg}; font ${font}` };
+    return { available: true, detail: `${tools.detail}; font ${font}` };
   },
 
   run: compose,
@@ -58,13 +55,14 @@ export const composeHandler: Handler = {
 
 /** drawtext exists only in builds with libfreetype; the clip format needs libx264 and the native AAC encoder. */
 async function missingFeatures(signal?: AbortSignal): Promise<string[]> {
-  const list = (what: string) => runTool("ffmpeg", ["-hide_banner", what], { signal, timeoutMs: 10_000 });
-  const [filters, encoders] = await Promise.all([list("-filters"), list("-encoders")]);
-  const has = (text: string, name: string) => new RegExp(`\\s${name}\\s`).test(text);
+  const [filters, encoders] = await Promise.all([
+    runTool("ffmpeg", ["-hide_banner", "-filters"], { signal, timeoutMs: 10_000 }),
+    listEncoders(signal),
+  ]);
   return [
-    ...(has(filters.stdout, "drawtext") ? [] : ["the drawtext filter"]),
-    ...(has(encoders.stdout, "libx264") ? [] : ["the libx264 encoder"]),
-    ...(has(encoders.stdout, "aac") ? [] : ["the aac encoder"]),
+    ...(/\sdrawtext\s/.test(filters.stdout) ? [] : ["the drawtext filter"]),
+    ...(encoders.has("libx264") ? [] : ["the libx264 encoder"]),
+    ...(encoders.has("aac") ? [] : ["the aac encoder"]),
   ];
 }
 

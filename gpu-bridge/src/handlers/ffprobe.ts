@@ -1,12 +1,13 @@
 /**
- * ffprobe's JSON and the contract-003 facts derived from it. The mapping is a
- * pure function so its edge cases (no duration, cover art, 0/0 frame rates)
- * are testable without media files.
+ * Every ffprobe run of the bridge (runProbe, probeFile), ffprobe's JSON, and
+ * what is derived from it: the contract-003 facts and the picture's shown
+ * size. The mappings are pure functions so their edge cases (no duration,
+ * cover art, 0/0 frame rates, rotation) are testable without media files.
  */
 import { z } from "zod";
 import type { MediaFacts } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
-import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
+import { runHandlerTool } from "../ffmpeg";
 
 /**
  * One ffprobe stream, every field any handler reads (all optional: ffprobe
@@ -44,28 +45,47 @@ export type Stream = z.infer<typeof streamSchema>;
 const PROBE_TIMEOUT_MS = 120_000;
 
 /**
- * Runs ffprobe on one file. A file ffprobe cannot read is bad input, which no
- * retry will fix; a missing ffprobe or a hang is this host's problem, which
- * another attempt (maybe elsewhere) can get past.
+ * Runs `ffprobe <args> -- file` and returns what it printed. A file ffprobe
+ * cannot read is bad input, which no retry will fix; a missing ffprobe or a
+ * hang is this host's problem, which another attempt (maybe elsewhere) can
+ * get past. `what` names the file in messages ("the input", "clip_2").
  */
-export async function probeFile(file: string, signal: AbortSignal): Promise<{ probe: Probe; stderr: string }> {
-  const args = ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "--", file];
-  let result: Awaited<ReturnType<typeof runTool>>;
-  try {
-    result = await runTool("ffprobe", args, { signal, timeoutMs: PROBE_TIMEOUT_MS });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("probe_timeout", error.message, true);
-    throw error;
+export async function runProbe(
+  args: readonly string[],
+  file: string,
+  signal: AbortSignal,
+  options: { what?: string; maxOutputBytes?: number } = {},
+): Promise<string> {
+  const result = await runHandlerTool("ffprobe", ["-v", "error", ...args, "--", file], {
+    signal,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    timeoutCode: "probe_timeout",
+    ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes }),
+  });
+  if (result.code !== 0) {
+    const reason = firstLine(result.stderr).replace(`${file}: `, "");
+    throw new JobError("unreadable_media", `ffprobe could not read ${options.what ?? "the input"}: ${reason}`, false);
   }
-  const reason = firstLine(result.stderr).replace(`${file}: `, "");
-  if (result.code !== 0) throw new JobError("unreadable_media", `ffprobe could not read the input: ${reason}`, false);
-  const parsed = probeSchema.safeParse(safeJson(result.stdout));
+  return result.stdout;
+}
+
+/**
+ * ffprobe's format and streams of one file (`extraArgs`, e.g. -show_data_hash,
+ * add fields); a file without a single stream is unreadable media.
+ */
+export async function probeFile(
+  file: string,
+  signal: AbortSignal,
+  options: { what?: string; extraArgs?: readonly string[] } = {},
+): Promise<{ probe: Probe }> {
+  const args = ["-print_format", "json", "-show_format", "-show_streams", ...(options.extraArgs ?? [])];
+  const stdout = await runProbe(args, file, signal, options);
+  const parsed = probeSchema.safeParse(safeJson(stdout));
   if (!parsed.success) throw new JobError("probe_failed", "ffprobe printed output that is not its JSON", true);
   if (!parsed.data.format || parsed.data.streams.length === 0) {
-    throw new JobError("unreadable_media", "ffprobe found no media streams in the input", false);
+    throw new JobError("unreadable_media", `ffprobe found no media streams in ${options.what ?? "the input"}`, false);
   }
-  return { probe: parsed.data, stderr: result.stderr };
+  return { probe: parsed.data };
 }
 
 /** Facts exactly as mediaFactsSchema wants them (nulls where absent), plus warnings worth telling a user. */
@@ -105,6 +125,28 @@ export function frameRate(value: string | undefined): number | null {
   const denominator = match[2] === undefined ? 1 : Number(match[2]);
   if (numerator <= 0 || denominator <= 0) return null;
   return Math.round((numerator / denominator) * 1000) / 1000;
+}
+
+/**
+ * A video stream's picture as it is shown: the sample aspect ratio applied
+ * (anamorphic video is shown wider than it is stored) and the sides swapped
+ * for a quarter turn (phones store portrait video as rotated landscape, and
+ * ffmpeg turns it upright before filters run). `rotation` is 0, 90, 180 or 270.
+ */
+export function shownSize(stream: Stream): { width: number; height: number; rotation: number } {
+  const width = stream.width ?? 0;
+  const height = stream.height ?? 0;
+  const degrees = stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? 0;
+  const rotation = (((Math.round(degrees / 90) * 90) % 360) + 360) % 360;
+  const square = width > 0 ? Math.max(1, Math.round(width * pixelAspect(stream.sample_aspect_ratio))) : 0;
+  return rotation % 180 === 90 ? { width: height, height: square, rotation } : { width: square, height, rotation };
+}
+
+/** "16:15" → 1.0667; "0:1" (unknown), "N/A", absence and garbage mean square pixels. */
+function pixelAspect(value: string | undefined): number {
+  const match = value ? /^(\d+):(\d+)$/.exec(value) : null;
+  const ratio = match ? Number(match[1]) / Number(match[2]) : 1;
+  return Number.isFinite(ratio) && ratio > 0 ? ratio : 1;
 }
 
 function toMs(seconds: string | undefined): number | null {

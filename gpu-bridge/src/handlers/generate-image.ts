@@ -8,7 +8,13 @@
  */
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { verifyOutput } from "../media/encode";
-import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
+import {
+  detectGeneration,
+  generationBase,
+  providerContext,
+  registryFromEnv,
+  verifying,
+} from "../providers/handler-support";
 import { makePreview } from "../providers/media";
 import type { ProviderRegistry } from "../providers/registry";
 import { parseParams } from "./params";
@@ -27,12 +33,7 @@ export function createGenerateImageHandler(registry: () => ProviderRegistry = re
       const started = performance.now();
       const result = await provider.generateImage(
         {
-          prompt: params.prompt,
-          negativePrompt: params.negative_prompt,
-          seed: params.seed,
-          model: params.model,
-          steps: params.steps,
-          guidance: params.guidance,
+          ...generationBase(params),
           width: params.width,
           height: params.height,
           strength: params.strength,

@@ -13,7 +13,13 @@ import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
 import { CLIP_FORMAT, evenSize } from "../media/clip-format";
 import { verifyOutput } from "../media/encode";
-import { detectGeneration, providerContext, registryFromEnv, verifying } from "../providers/handler-support";
+import {
+  detectGeneration,
+  generationBase,
+  providerContext,
+  registryFromEnv,
+  verifying,
+} from "../providers/handler-support";
 import { clipDurationMs, makePreview } from "../providers/media";
 import type { ProviderRegistry } from "../providers/registry";
 import { parseParams } from "./params";
@@ -45,12 +51,7 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
       const started = performance.now();
       const result = await provider.generateVideo(
         {
-          prompt: params.prompt,
-          negativePrompt: params.negative_prompt,
-          seed: params.seed,
-          model: params.model,
-          steps: params.steps,
-          guidance: params.guidance,
+          ...generationBase(params),
           width,
           height,
           fps: params.fps,

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
+import { MP4_ARGS } from "../media/clip-format";
 import { runFfmpeg, verifyOutput } from "../media/encode";
 import { assertFaststart, detectFfmpeg, sourcePath } from "../media/encoders";
 import { factsFromProbe, probeFile } from "./ffprobe";
@@ -38,7 +39,7 @@ export const proxyAudioHandler: Handler = {
       ...["-i", source, "-map", "0:a:0", "-c:a", "aac", "-b:a", `${params.bitrate_kbps}k`],
       // Surround is folded to stereo: a preview plays on laptop speakers; mono stays mono.
       ...((audio.channels ?? 0) > 2 ? ["-ac", "2"] : []),
-      ...["-stats_period", "0.1", "-movflags", "+faststart", "-f", "mp4", output],
+      ...["-stats_period", "0.1", ...MP4_ARGS, output],
     ];
     const started = performance.now();
     await runFfmpeg(args, {

@@ -48,7 +48,7 @@ export const proxyVideoHandler: Handler = {
     const source = sourcePath(context);
     context.progress({ fraction: 0, stage: "probing", message: "ffprobe" });
     const { probe } = await probeFile(source, context.signal);
-    const video = await shownVideo(source, context.signal);
+    const video = shownVideo(probe);
     if (!video || video.coverArt) {
       throw new JobError("no_video", "the source has no video stream to make a proxy of", false);
     }

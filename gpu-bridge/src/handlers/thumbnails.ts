@@ -25,7 +25,7 @@ export const thumbnailsHandler: Handler = {
     const source = sourcePath(context);
     context.progress({ fraction: 0, stage: "probing", message: "ffprobe" });
     const { probe } = await probeFile(source, context.signal);
-    const video = await shownVideo(source, context.signal);
+    const video = shownVideo(probe);
     if (!video) throw new JobError("no_video", "the source has no video stream to take a thumbnail from", false);
     const formatSeconds = Number(probe.format?.duration);
     const durationMs = video.durationMs ?? (formatSeconds > 0 ? Math.round(formatSeconds * 1000) : null);

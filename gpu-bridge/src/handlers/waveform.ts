@@ -4,24 +4,21 @@
  *
  * ffmpeg decodes to 8 kHz mono 16-bit PCM on its stdout and the peaks are
  * reduced as the bytes arrive, so memory stays small however long the audio
- * is (an hour is 57 MB of PCM even at this rate). runTool collects stdout, so
- * this spawns ffmpeg itself, with the same abort rules.
+ * is (an hour is 57 MB of PCM even at this rate).
  */
-import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { JOB_TYPES } from "../../../worker/contracts/job-types";
 import { JobError } from "../errors";
+import { runHandlerTool } from "../ffmpeg";
 import { ffmpegError } from "../media/encode";
 import { detectFfmpeg, sourcePath } from "../media/encoders";
-import { abortReason } from "../retry";
 import { factsFromProbe, probeFile } from "./ffprobe";
 import { parseParams } from "./params";
 import type { Handler } from "./types";
 
 const SAMPLE_RATE = 8000;
-const KILL_GRACE_MS = 2000;
 const DECODE_TIMEOUT_MS = 30 * 60_000;
 
 const waveformSchema = z
@@ -162,58 +159,22 @@ export class PeakReducer {
 
 /**
  * ffmpeg → first audio stream as 8 kHz mono s16le on stdout, each chunk to
- * `onChunk`. Like runTool: on abort (or timeout) SIGTERM, then SIGKILL if it
- * lingers, and the promise settles only once ffmpeg has exited, so the scratch
- * dir is never removed under a live process.
+ * `onChunk` as it arrives (runTool keeps only the first 64 kB of each stream:
+ * the first lines say why ffmpeg failed, the samples are not needed twice).
  */
-function decodePcm(source: string, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
+async function decodePcm(source: string, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
   const args = [
     ...["-hide_banner", "-nostdin", "-v", "error", "-i", source, "-map", "0:a:0"],
     ...["-ac", "1", "-ar", String(SAMPLE_RATE), "-f", "s16le", "pipe:1"],
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let stopReason: unknown;
-    let killTimer: NodeJS.Timeout | undefined;
-    child.stdout.on("data", (chunk: Buffer) => {
-      if (stopReason === undefined) onChunk(chunk);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      // The first lines say why ffmpeg failed; an endless stream of decode warnings need not be kept.
-      if (stderr.length < 64_000) stderr += chunk.toString("utf8");
-    });
-
-    const stop = (reason: unknown) => {
-      if (stopReason !== undefined || child.exitCode !== null || child.signalCode !== null) return;
-      stopReason = reason;
-      child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
-    };
-    const onAbort = () => stop(abortReason(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timeout = setTimeout(
-      () => stop(new JobError("ffmpeg_timeout", `ffmpeg ran longer than ${DECODE_TIMEOUT_MS} ms`, true)),
-      DECODE_TIMEOUT_MS,
-    );
-    const settle = () => {
-      signal.removeEventListener("abort", onAbort);
-      clearTimeout(timeout);
-      clearTimeout(killTimer);
-    };
-
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      settle();
-      reject(
-        error.code === "ENOENT" ? new JobError("tool_missing", "ffmpeg is not installed or not on PATH", true) : error,
-      );
-    });
-    child.once("close", (code) => {
-      settle();
-      if (stopReason !== undefined) reject(stopReason);
-      else if (code === 0) resolve();
-      else reject(ffmpegError(stderr, code));
-    });
+  const result = await runHandlerTool("ffmpeg", args, {
+    signal,
+    timeoutMs: DECODE_TIMEOUT_MS,
+    timeoutCode: "ffmpeg_timeout",
+    maxOutputBytes: 64_000,
+    onStdout: (chunk) => {
+      if (!signal.aborted) onChunk(chunk);
+    },
   });
+  if (result.code !== 0) throw ffmpegError(result.stderr, result.code);
 }

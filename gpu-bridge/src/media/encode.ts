@@ -4,7 +4,7 @@
  * before it is uploaded. Handlers build their arguments; this owns the rest.
  */
 import { JobError } from "../errors";
-import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
+import { runHandlerTool, type ToolResult } from "../ffmpeg";
 import { type Probe, probeFile } from "../handlers/ffprobe";
 
 export interface FfmpegOptions {
@@ -25,33 +25,45 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
  * retryable host failure; either way the message carries ffmpeg's own words.
  */
 export async function runFfmpeg(args: readonly string[], options: FfmpegOptions): Promise<void> {
-  const { signal, durationMs, onProgress, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
-  const full = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats", ...args];
+  const { durationMs, onProgress } = options;
   let last = 0;
-  let result: Awaited<ReturnType<typeof runTool>>;
-  try {
-    result = await runTool("ffmpeg", full, {
-      signal,
-      timeoutMs,
-      onStdout: (text) => {
-        if (!onProgress || !durationMs) return;
-        // `-progress` prints key=value blocks; out_time_us is the output position.
-        for (const match of text.matchAll(/out_time_us=(\d+)/g)) {
-          const fraction = Math.min(1, Number(match[1]) / 1000 / durationMs);
-          if (fraction - last >= 0.01) {
-            last = fraction;
-            onProgress(fraction);
-          }
-        }
-      },
-    });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("ffmpeg_timeout", error.message, true);
-    throw error;
-  }
+  const result = await ffmpegWithProgress(args, {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    onPosition: (seconds) => {
+      if (!onProgress || !durationMs) return;
+      const fraction = Math.min(1, (seconds * 1000) / durationMs);
+      if (fraction - last >= 0.01) {
+        last = fraction;
+        onProgress(fraction);
+      }
+    },
+  });
   if (result.code !== 0) throw ffmpegError(result.stderr, result.code);
   onProgress?.(1);
+}
+
+/**
+ * ffmpeg quiet but for errors, with its output position (seconds, from
+ * `-progress`'s out_time_us) as it advances; the result as it is, whatever
+ * the exit code. A missing ffmpeg or a timeout rejects as a retryable JobError.
+ */
+export function ffmpegWithProgress(
+  args: readonly string[],
+  options: { signal: AbortSignal; timeoutMs?: number | undefined; onPosition?: (seconds: number) => void },
+): Promise<ToolResult> {
+  const { signal, timeoutMs = DEFAULT_TIMEOUT_MS, onPosition } = options;
+  const full = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats", ...args];
+  return runHandlerTool("ffmpeg", full, {
+    signal,
+    timeoutMs,
+    timeoutCode: "ffmpeg_timeout",
+    onStdout: (chunk) => {
+      // `-progress` prints key=value blocks; out_time_us is the output position.
+      const position = [...chunk.toString("utf8").matchAll(/out_time_us=(\d+)/g)].at(-1)?.[1];
+      if (position && onPosition) onPosition(Number(position) / 1e6);
+    },
+  });
 }
 
 /** Bad input (final) when ffmpeg says the data is invalid, else a host failure worth retrying; in ffmpeg's words. */

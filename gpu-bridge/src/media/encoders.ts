@@ -1,23 +1,25 @@
 /**
- * What the derivative handlers (thumbnails, proxies, waveforms) share: the
- * H.264 encoder this host really has, the picture a source's video stream
- * actually shows (rotation and pixel aspect applied), sizes scaled from it
- * without upscaling, and a check that an MP4 starts with its index.
+ * What the ffmpeg handlers share: detecting ffmpeg and ffprobe, the encoders
+ * ffmpeg lists and the H.264 encoder this host really has (also what `doctor`
+ * reports), the picture a source's video stream actually shows (rotation and
+ * pixel aspect applied), sizes scaled from it without upscaling, and a check
+ * that an MP4 starts with its index.
  */
 import { open } from "node:fs/promises";
-import { z } from "zod";
-import { JobError } from "../errors";
-import { runTool, ToolMissingError, ToolTimeoutError, toolVersion } from "../ffmpeg";
-import { frameRate, streamSchema } from "../handlers/ffprobe";
+import { errorMessage, JobError } from "../errors";
+import { runHandlerTool, runTool, toolVersion } from "../ffmpeg";
+import { frameRate, type Probe, shownSize } from "../handlers/ffprobe";
 import type { Detection, HandlerContext } from "../handlers/types";
 import { abortReason } from "../retry";
 import { evenSize } from "./clip-format";
 
-/** Both tools every derivative handler runs, with their versions as the detail. */
+/** Both tools every ffmpeg handler runs, with their versions as the detail. */
 export async function detectFfmpeg(signal?: AbortSignal): Promise<Detection> {
   const [ffmpeg, ffprobe] = await Promise.all([toolVersion("ffmpeg", signal), toolVersion("ffprobe", signal)]);
   const missing = [ffmpeg ? null : "ffmpeg", ffprobe ? null : "ffprobe"].filter((name) => name !== null);
-  if (missing.length > 0) return { available: false, detail: `${missing.join(" and ")} not found on PATH` };
+  if (missing.length > 0) {
+    return { available: false, detail: `${missing.join(" and ")} not found on PATH (install ffmpeg)` };
+  }
   return { available: true, detail: `${ffmpeg}; ${ffprobe}` };
 }
 
@@ -53,32 +55,39 @@ export function h264Encoder(signal?: AbortSignal): Promise<H264Encoder | null> {
 }
 
 async function chooseH264Encoder(): Promise<H264Encoder | null> {
-  let listing: Awaited<ReturnType<typeof runTool>>;
-  try {
-    listing = await runTool("ffmpeg", ["-hide_banner", "-encoders"], { timeoutMs: 10_000 });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("ffmpeg_timeout", error.message, true);
-    throw error;
-  }
-  if (listing.code !== 0) {
-    throw new JobError("ffmpeg_failed", `ffmpeg -encoders failed: ${listing.stderr.trim() || listing.code}`, true);
-  }
-  const listed = new Set(listing.stdout.split("\n").map((line) => /^\s[VAS][.A-Z]{5}\s+(\S+)/.exec(line)?.[1]));
-  if (listed.has("h264_nvenc") && (await nvencWorks())) return "h264_nvenc";
+  const listed = await listEncoders();
+  if (listed.has("h264_nvenc") && (await nvencTest()).works) return "h264_nvenc";
   return listed.has("libx264") ? "libx264" : null;
 }
 
-async function nvencWorks(): Promise<boolean> {
+/** The encoders `ffmpeg -encoders` lists: what this ffmpeg was built with, not what this host can run. */
+export async function listEncoders(signal?: AbortSignal): Promise<Set<string>> {
+  const listing = await runHandlerTool("ffmpeg", ["-hide_banner", "-encoders"], {
+    signal,
+    timeoutMs: 10_000,
+    timeoutCode: "ffmpeg_timeout",
+  });
+  if (listing.code !== 0) {
+    throw new JobError("ffmpeg_failed", `ffmpeg -encoders failed: ${listing.stderr.trim() || listing.code}`, true);
+  }
+  const names = listing.stdout.split("\n").map((line) => /^\s[VAS][.A-Z]{5}\s+(\S+)/.exec(line)?.[1]);
+  return new Set(names.filter((name): name is string => name !== undefined));
+}
+
+/** Whether a tiny test encode with h264_nvenc succeeds here, and what ffmpeg said if not. */
+export async function nvencTest(): Promise<{ works: boolean; detail: string }> {
   const args = ["-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=256x144:r=25:d=0.2"];
   try {
     const result = await runTool("ffmpeg", [...args, "-c:v", "h264_nvenc", "-pix_fmt", "yuv420p", "-f", "null", "-"], {
       timeoutMs: 30_000,
     });
-    return result.code === 0;
+    if (result.code === 0) return { works: true, detail: "test encode with h264_nvenc succeeded" };
+    return {
+      works: false,
+      detail: `test encode failed: ${result.stderr.trim().split("\n")[0] || `exit ${result.code}`}`,
+    };
   } catch (error) {
-    if (error instanceof ToolTimeoutError) return false;
-    throw error;
+    return { works: false, detail: `test encode failed: ${errorMessage(error)}` };
   }
 }
 
@@ -128,60 +137,27 @@ export interface ShownVideo {
 }
 
 /**
- * ffprobe's view of the video streams, with what probeFile leaves out: the
- * display rotation (phones store portrait video as rotated landscape, and
- * ffmpeg turns it upright before filters run) and the sample aspect ratio
- * (anamorphic video is shown wider than it is stored). Sizes computed from
- * stored dimensions would be wrong for both.
+ * The video stream of a probed file as it is shown (shownSize: rotation and
+ * pixel aspect applied); sizes computed from stored dimensions would be wrong
+ * for portrait phone video and anamorphic video alike. Null when there is no
+ * picture at all.
  */
-export async function shownVideo(file: string, signal: AbortSignal): Promise<ShownVideo | null> {
-  const entries = [
-    "stream=index,width,height,sample_aspect_ratio,avg_frame_rate,r_frame_rate,duration",
-    "stream_disposition=attached_pic",
-    "stream_side_data=rotation",
-  ].join(":");
-  const args = ["-v", "error", "-select_streams", "v", "-show_entries", entries, "-of", "json", "--", file];
-  let result: Awaited<ReturnType<typeof runTool>>;
-  try {
-    result = await runTool("ffprobe", args, { signal, timeoutMs: 120_000 });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("probe_timeout", error.message, true);
-    throw error;
-  }
-  if (result.code !== 0) {
-    const reason = result.stderr.trim().split("\n", 1)[0] || `exit code ${result.code}`;
-    throw new JobError("unreadable_media", `ffprobe could not read the input: ${reason}`, false);
-  }
-  const streams = videoStreamsSchema.safeParse(safeJson(result.stdout)).data?.streams ?? [];
-  const pictures = streams.filter((s) => s.width && s.height);
+export function shownVideo(probe: Probe): ShownVideo | null {
+  const pictures = probe.streams.filter((s) => s.codec_type === "video" && s.width && s.height);
   const stream = pictures.find((s) => s.disposition?.attached_pic !== 1) ?? pictures[0];
-  if (!stream?.width || !stream.height || stream.index === undefined) return null;
-  const pixelAspect = ratio(stream.sample_aspect_ratio) ?? 1;
-  const squareWidth = Math.max(1, Math.round(stream.width * pixelAspect));
-  const quarterTurn =
-    Math.abs(stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? 0) % 180 === 90;
+  if (!stream || stream.index === undefined) return null;
+  const { width, height } = shownSize(stream);
   const rate = [stream.avg_frame_rate, stream.r_frame_rate].find((value) => frameRate(value) !== null) ?? null;
   const seconds = Number(stream.duration);
   return {
     index: stream.index,
-    width: quarterTurn ? stream.height : squareWidth,
-    height: quarterTurn ? squareWidth : stream.height,
+    width,
+    height,
     rate,
     fps: rate === null ? null : frameRate(rate),
     durationMs: Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : null,
     coverArt: stream.disposition?.attached_pic === 1,
   };
-}
-
-const videoStreamsSchema = z.object({ streams: z.array(streamSchema) });
-
-/** "16:15" → 1.0667; "0:1" (unknown), "N/A" and garbage → null. */
-function ratio(value: string | undefined): number | null {
-  const match = value ? /^(\d+):(\d+)$/.exec(value) : null;
-  if (!match) return null;
-  const result = Number(match[1]) / Number(match[2]);
-  return Number.isFinite(result) && result > 0 ? result : null;
 }
 
 /**
@@ -229,13 +205,5 @@ export async function assertFaststart(file: string): Promise<void> {
       "the output failed verification: moov is not before mdat (no faststart)",
       true,
     );
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

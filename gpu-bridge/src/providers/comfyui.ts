@@ -19,7 +19,7 @@ import { JobError } from "../errors";
 import { abortReason, sleep } from "../retry";
 import { fillWorkflow, loadWorkflow, PLACEHOLDERS, type PlaceholderValues } from "./comfyui-workflow";
 import type { ComfyUiConfig } from "./config";
-import { download, httpError, requestJson } from "./http";
+import { download, requestJson } from "./http";
 import { checkProviderOutput, toClip, toPng } from "./media";
 import type { Generated, ImageRequest, Provider, ProviderContext, VideoRequest } from "./types";
 
@@ -114,21 +114,14 @@ export function createComfyUiProvider(config: ComfyUiConfig, options: ComfyUiOpt
     form.append("image", new Blob([await readFile(file)], { type: "image/png" }), `media-edge-${randomUUID()}.png`);
     form.append("type", "input");
     form.append("overwrite", "true");
-    let response: Response;
-    try {
-      response = await fetch(`${config.url}/upload/image`, {
-        method: "POST",
-        body: form,
-        headers: auth,
-        signal: context.signal,
-      });
-    } catch (error) {
-      if (context.signal.aborted) throw abortReason(context.signal);
-      throw new JobError("provider_unreachable", `comfyui did not answer the upload: ${String(error)}`, true);
-    }
-    const text = await response.text();
-    if (!response.ok) throw httpError("comfyui", response.status, text.slice(0, 300));
-    const uploaded = z.object({ name: z.string().min(1), subfolder: z.string().default("") }).safeParse(safeJson(text));
+    const answer = await requestJson(`${config.url}/upload/image`, {
+      provider: "comfyui",
+      signal: context.signal,
+      method: "POST",
+      headers: auth,
+      form,
+    });
+    const uploaded = z.object({ name: z.string().min(1), subfolder: z.string().default("") }).safeParse(answer);
     if (!uploaded.success) throw new JobError("provider_error", "comfyui answered the upload with no file name", true);
     const { name, subfolder } = uploaded.data;
     return subfolder ? `${subfolder}/${name}` : name;
@@ -263,12 +256,4 @@ function baseValues(request: ImageRequest | VideoRequest): PlaceholderValues {
 /** What ran: the model the job named, else the workflow file (the model is whatever it loads). */
 function modelName(requested: string, workflowFile: string): string {
   return (requested !== "local" ? requested : `workflow:${path.basename(workflowFile)}`).slice(0, 128);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

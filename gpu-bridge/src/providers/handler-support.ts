@@ -1,7 +1,7 @@
-import { toolVersion } from "../ffmpeg";
 import type { Detection, HandlerContext } from "../handlers/types";
+import { detectFfmpeg } from "../media/encoders";
 import { createProviderRegistry, type ProviderRegistry } from "./registry";
-import type { ProviderContext } from "./types";
+import type { GenerationBase, ProviderContext } from "./types";
 
 /** Provider progress fills this much of the handler's; verifying the output takes the rest. */
 const GENERATION_SHARE = 0.95;
@@ -13,9 +13,22 @@ export function registryFromEnv(): ProviderRegistry {
 
 /** Every provider ends with ffmpeg (rendering or normalising) and ffprobe (verification). */
 export async function detectGeneration(registry: () => ProviderRegistry, signal?: AbortSignal): Promise<Detection> {
-  const [ffmpeg, ffprobe] = await Promise.all([toolVersion("ffmpeg", signal), toolVersion("ffprobe", signal)]);
-  if (!ffmpeg || !ffprobe) return { available: false, detail: "ffmpeg/ffprobe not found on PATH (install ffmpeg)" };
-  return { available: true, detail: `${ffmpeg}; providers: ${registry().names().join(", ")}` };
+  const tools = await detectFfmpeg(signal);
+  if (!tools.available) return tools;
+  return { available: true, detail: `${tools.detail}; providers: ${registry().names().join(", ")}` };
+}
+
+/** What every request carries, from the params both generate job types share. */
+export function generationBase(params: {
+  prompt: string;
+  negative_prompt: string;
+  seed: number;
+  model: string;
+  steps: number;
+  guidance: number;
+}): GenerationBase {
+  const { prompt, negative_prompt, seed, model, steps, guidance } = params;
+  return { prompt, negativePrompt: negative_prompt, seed, model, steps, guidance };
 }
 
 export function providerContext(context: HandlerContext): ProviderContext {

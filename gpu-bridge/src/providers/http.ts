@@ -1,9 +1,9 @@
 /**
- * HTTP for remote providers: JSON requests whose failures become JobErrors
- * with the right `retryable` (a refused token or a rejected input will fail
- * the same way next time; throttling and server errors may not), retries of
- * throttled requests that honour Retry-After, and downloads streamed to the
- * scratch dir with a size cap.
+ * HTTP for remote providers (and the remote TTS): JSON or multipart requests
+ * whose failures become JobErrors with the right `retryable` (a refused token
+ * or a rejected input will fail the same way next time; throttling and server
+ * errors may not), retries of throttled requests that honour Retry-After, and
+ * bodies streamed to the scratch dir with a size cap.
  */
 import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -18,7 +18,10 @@ export interface RequestOptions {
   signal: AbortSignal;
   method?: "GET" | "POST";
   headers?: Record<string, string>;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as multipart/form-data instead of `body` (file uploads). */
+  form?: FormData;
   /**
    * Also retry 5xx and network errors. Only for requests that are safe to
    * repeat (a GET, a cancel): repeating a create after a 5xx could start the
@@ -51,10 +54,10 @@ type Outcome = { ok: true; body: unknown } | { ok: false; error: JobError; retry
 async function attemptOnce(url: string, options: RequestOptions): Promise<Outcome> {
   const { provider, signal, method = "GET", idempotent = method === "GET" } = options;
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-  if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (options.body !== undefined && !options.form) headers["content-type"] = "application/json";
   let response: Response;
   try {
-    response = await fetch(url, { method, headers, body: JSON.stringify(options.body), signal });
+    response = await fetch(url, { method, headers, body: options.form ?? JSON.stringify(options.body), signal });
   } catch (error) {
     if (signal.aborted) throw error;
     const unreachable = new JobError("provider_unreachable", `${provider} did not answer: ${describe(error)}`, true);
@@ -69,7 +72,7 @@ async function attemptOnce(url: string, options: RequestOptions): Promise<Outcom
 }
 
 /** The JobError for a non-2xx answer: only throttling, timeouts and server errors are worth another attempt. */
-export function httpError(provider: string, status: number, detail: string): JobError {
+function httpError(provider: string, status: number, detail: string): JobError {
   const said = detail ? `: ${detail}` : "";
   if (status === 401 || status === 403) {
     return new JobError("provider_auth", `${provider} refused the credentials (${status})${said}`, false);
@@ -118,22 +121,29 @@ export async function download(
     const error = httpError(provider, response.status, errorDetail(await response.text()));
     throw new JobError("provider_download_failed", `downloading the output: ${error.message}`, true);
   }
-  let bytes = 0;
-  const cap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.length;
-      callback(
-        bytes > MAX_DOWNLOAD_BYTES ? new Error(`${provider}'s output exceeds ${MAX_DOWNLOAD_BYTES} bytes`) : null,
-        chunk,
-      );
-    },
-  });
   try {
-    await pipeline(Readable.fromWeb(response.body), cap, createWriteStream(file), { signal });
+    const tooLarge = () => new Error(`${provider}'s output exceeds ${MAX_DOWNLOAD_BYTES} bytes`);
+    await saveBody(response.body, file, { maxBytes: MAX_DOWNLOAD_BYTES, signal, tooLarge });
   } catch (error) {
     if (signal.aborted) throw abortReason(signal);
     throw new JobError("provider_download_failed", `downloading ${provider}'s output failed: ${describe(error)}`, true);
   }
+}
+
+/** Streams a response body into `file`, failing with `tooLarge()` once more than `maxBytes` have arrived. */
+export async function saveBody(
+  body: ReadableStream<Uint8Array>,
+  file: string,
+  options: { maxBytes: number; signal: AbortSignal; tooLarge: () => Error },
+): Promise<void> {
+  let bytes = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      callback(bytes > options.maxBytes ? options.tooLarge() : null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(body), cap, createWriteStream(file), { signal: options.signal });
 }
 
 /** Retry-After in ms: delta seconds or an HTTP date; undefined when absent or unreadable. */
@@ -144,8 +154,12 @@ export function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-/** The human part of an error body: RFC 9457 `detail`/`title`, `error`, `message`, or the text itself. */
-function errorDetail(text: string): string {
+/**
+ * The human part of an error body: RFC 9457 `detail`/`title`, `error` (or
+ * its `message` and `details`, as ComfyUI and OpenAI nest them), `message`,
+ * or the text itself; one line, at most 300 characters.
+ */
+export function errorDetail(text: string): string {
   let detail = text.trim();
   try {
     const body: unknown = JSON.parse(text);

@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { JobError } from "../errors";
-import { runTool, ToolMissingError, ToolTimeoutError } from "../ffmpeg";
+import { runHandlerTool } from "../ffmpeg";
 
 const TIMEOUT_MS = 10 * 60_000;
 
@@ -70,14 +70,7 @@ export async function espeakSynthesize(
 }
 
 async function espeak(args: readonly string[], signal?: AbortSignal, timeoutMs = 30_000): Promise<string> {
-  let result: Awaited<ReturnType<typeof runTool>>;
-  try {
-    result = await runTool("espeak-ng", args, { signal, timeoutMs });
-  } catch (error) {
-    if (error instanceof ToolMissingError) throw new JobError("tool_missing", error.message, true);
-    if (error instanceof ToolTimeoutError) throw new JobError("tool_timeout", error.message, true);
-    throw error;
-  }
+  const result = await runHandlerTool("espeak-ng", args, { signal, timeoutMs });
   if (result.code !== 0) {
     const detail = result.stderr.trim().split("\n").slice(-2).join(" | ") || `exit code ${result.code}`;
     throw new JobError("espeak_failed", `espeak-ng failed: ${detail}`, true);

@@ -5,10 +5,8 @@
  * can help: a refused key or a rejected request cannot, throttling and
  * server trouble can.
  */
-import { createWriteStream } from "node:fs";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { JobError } from "../errors";
+import { errorDetail, saveBody } from "../providers/http";
 import type { RemoteTtsConfig } from "./config";
 
 /** Far more than 20,000 characters of speech as 24 kHz 16-bit WAV (~30 min ≈ 90 MB). */
@@ -65,15 +63,9 @@ export async function remoteSynthesize(
   }
   if (!response.ok) throw await httpFailure(response);
   if (!response.body) throw new JobError("tts_bad_output", "the TTS server answered with no body", false);
-  let received = 0;
-  const limit = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length;
-      done(received > MAX_BYTES ? new JobError("tts_bad_output", "the TTS answer is too large", false) : null, chunk);
-    },
-  });
   try {
-    await pipeline(Readable.fromWeb(response.body), limit, createWriteStream(output), { signal: both });
+    const tooLarge = () => new JobError("tts_bad_output", "the TTS answer is too large", false);
+    await saveBody(response.body, output, { maxBytes: MAX_BYTES, signal: both, tooLarge });
   } catch (error) {
     if (error instanceof JobError) throw error;
     throw networkFailure(error, signal, deadline);
@@ -89,7 +81,8 @@ function networkFailure(error: unknown, signal: AbortSignal, deadline: AbortSign
 
 /** 401/403: the key is wrong (final); 408/429/5xx: try later; any other 4xx: this request will never work. */
 async function httpFailure(response: Response): Promise<JobError> {
-  const detail = `${response.status}${await serverMessage(response)}`;
+  const said = errorDetail(await response.text().catch(() => ""));
+  const detail = said ? `${response.status}: ${said}` : String(response.status);
   if (response.status === 401 || response.status === 403) {
     return new JobError("tts_unauthorized", `the TTS server refused the API key (${detail})`, false);
   }
@@ -98,19 +91,4 @@ async function httpFailure(response: Response): Promise<JobError> {
     return new JobError("tts_unavailable", `the TTS server failed (${detail})`, true);
   }
   return new JobError("tts_rejected", `the TTS server rejected the request (${detail})`, false);
-}
-
-/** OpenAI's `{"error": {"message"}}`, or the start of whatever else the server said. */
-async function serverMessage(response: Response): Promise<string> {
-  const text = (await response.text().catch(() => "")).trim();
-  if (text === "") return "";
-  try {
-    const parsed: unknown = JSON.parse(text);
-    const error = (parsed as { error?: { message?: unknown } | string }).error;
-    const message = typeof error === "string" ? error : error?.message;
-    if (typeof message === "string") return `: ${message.slice(0, 300)}`;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return `: ${text.slice(0, 300)}`;
 }

@@ -10,10 +10,9 @@
  * the rest (polls needed, an execution error, never finishing).
  */
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { listenOnLoopback, RecordingServer, send } from "./recording-server";
 
 export interface ComfyBehaviour {
   /** History polls answered {} before the prompt shows up finished. */
@@ -34,42 +33,27 @@ export interface RecordedRequest {
 
 const DEFAULTS: ComfyBehaviour = { pollsBeforeDone: 0, failWith: null, hang: false, output: "image" };
 
-export class FakeComfyUi {
-  readonly requests: RecordedRequest[] = [];
+export class FakeComfyUi extends RecordingServer<RecordedRequest> {
   /** Uploaded pictures by the name the server gave them. */
   readonly uploads = new Map<string, Buffer>();
   behaviour: ComfyBehaviour = { ...DEFAULTS };
   private readonly polls = new Map<string, number>();
-  private readonly events = new EventEmitter();
   private queued = 0;
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
+    server: Server,
+    url: string,
     private readonly files: { image: Buffer; video: Buffer },
-  ) {}
+  ) {
+    super(server, url);
+  }
 
   static async start(options: { image: string; video: string }): Promise<FakeComfyUi> {
     const files = { image: await readFile(options.image), video: await readFile(options.video) };
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    const fake = new FakeComfyUi(server, `http://127.0.0.1:${port}`, files);
+    const { server, url } = await listenOnLoopback();
+    const fake = new FakeComfyUi(server, url, files);
     server.on("request", (req, res) => void fake.handle(req, res));
     return fake;
-  }
-
-  waitFor(match: (request: RecordedRequest) => boolean): Promise<RecordedRequest> {
-    const seen = this.requests.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      const listener = (request: RecordedRequest) => {
-        if (!match(request)) return;
-        this.events.off("request", listener);
-        resolve(request);
-      };
-      this.events.on("request", listener);
-    });
   }
 
   of(method: string, path: string | RegExp): RecordedRequest[] {
@@ -85,11 +69,6 @@ export class FakeComfyUi {
     this.behaviour = { ...DEFAULTS };
   }
 
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -103,8 +82,7 @@ export class FakeComfyUi {
       query: url.searchParams,
       body: isJson ? JSON.parse(raw.toString()) : undefined,
     };
-    this.requests.push(recorded);
-    this.events.emit("request", recorded);
+    this.record(recorded);
 
     if (method === "POST" && url.pathname === "/upload/image") return this.upload(req, raw, res);
     if (method === "POST" && url.pathname === "/prompt") return this.prompt(recorded.body, res);
@@ -214,9 +192,4 @@ export class FakeComfyUi {
     res.writeHead(200, { "content-type": name?.endsWith(".png") ? "image/png" : "video/mp4" });
     res.end(body);
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }

@@ -9,10 +9,9 @@
  * before finishing, fail, or run until cancelled.
  */
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { listenOnLoopback, RecordingServer, send } from "./recording-server";
 
 export interface ReplicateBehaviour {
   /** The next this-many creates answer 429 with this Retry-After (seconds). */
@@ -59,41 +58,25 @@ const DEFAULTS: ReplicateBehaviour = {
   foreignUrls: false,
 };
 
-export class FakeReplicate {
-  readonly requests: RecordedRequest[] = [];
+export class FakeReplicate extends RecordingServer<RecordedRequest> {
   behaviour: ReplicateBehaviour = { ...DEFAULTS };
   private readonly predictions = new Map<string, Prediction>();
-  private readonly events = new EventEmitter();
 
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
+    server: Server,
+    url: string,
     readonly token: string,
     private readonly files: { image: Buffer; video: Buffer },
-  ) {}
+  ) {
+    super(server, url);
+  }
 
   static async start(options: { token: string; image: string; video: string }): Promise<FakeReplicate> {
     const files = { image: await readFile(options.image), video: await readFile(options.video) };
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    const fake = new FakeReplicate(server, `http://127.0.0.1:${port}`, options.token, files);
+    const { server, url } = await listenOnLoopback();
+    const fake = new FakeReplicate(server, url, options.token, files);
     server.on("request", (req, res) => void fake.handle(req, res));
     return fake;
-  }
-
-  /** Resolves with the first request (already seen or still to come) that matches. */
-  waitFor(match: (request: RecordedRequest) => boolean): Promise<RecordedRequest> {
-    const seen = this.requests.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => {
-      const listener = (request: RecordedRequest) => {
-        if (!match(request)) return;
-        this.events.off("request", listener);
-        resolve(request);
-      };
-      this.events.on("request", listener);
-    });
   }
 
   of(method: string, pathPattern: RegExp): RecordedRequest[] {
@@ -106,19 +89,13 @@ export class FakeReplicate {
     this.behaviour = { ...DEFAULTS };
   }
 
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const path = new URL(req.url ?? "/", this.url).pathname;
     const recorded = { method: req.method ?? "GET", path, headers: req.headers, body: parse(text), at: Date.now() };
-    this.requests.push(recorded);
-    this.events.emit("request", recorded);
+    this.record(recorded);
 
     if (path.startsWith("/files/")) {
       const kind = path === "/files/output.png" ? "image" : path === "/files/output.mp4" ? "video" : null;
@@ -209,11 +186,6 @@ export class FakeReplicate {
       created_at: new Date().toISOString(),
     };
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }
 
 function parse(text: string): unknown {

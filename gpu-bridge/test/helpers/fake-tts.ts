@@ -3,8 +3,8 @@
  * loopback port: it records each request and answers with what the test set,
  * by default a WAV of a tone.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server } from "node:http";
+import { listenOnLoopback, RecordingServer } from "./recording-server";
 
 export interface RecordedSpeech {
   method: string;
@@ -19,47 +19,38 @@ export interface FakeAnswer {
   contentType?: string;
 }
 
-export class FakeTtsServer {
-  readonly requests: RecordedSpeech[] = [];
+export class FakeTtsServer extends RecordingServer<RecordedSpeech> {
   /** What the next requests get; change it between calls. */
   answer: FakeAnswer = { status: 200, body: wavBytes(1.5), contentType: "audio/wav" };
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  private constructor(server: Server, url: string) {
+    super(server, url);
+  }
 
   static async start(): Promise<FakeTtsServer> {
-    let fake: FakeTtsServer | undefined;
-    const server = createServer((request, response) => {
+    const { server, url } = await listenOnLoopback();
+    const fake = new FakeTtsServer(server, url);
+    server.on("request", (request: IncomingMessage, response) => {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
-        fake?.requests.push({
+        fake.record({
           method: request.method ?? "",
           path: request.url ?? "",
           headers: request.headers,
           body: text === "" ? undefined : JSON.parse(text),
         });
-        const answer = fake?.answer ?? { status: 500, body: "not ready" };
-        response.writeHead(answer.status, { "content-type": answer.contentType ?? "application/json" });
-        response.end(answer.body);
+        response.writeHead(fake.answer.status, { "content-type": fake.answer.contentType ?? "application/json" });
+        response.end(fake.answer.body);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    fake = new FakeTtsServer(server, `http://127.0.0.1:${port}`);
     return fake;
   }
 
   /** An OpenAI-style error answer. */
   fail(status: number, message: string): void {
     this.answer = { status, body: JSON.stringify({ error: { message, type: "error" } }) };
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * Test pictures made by ffmpeg, and ways to look at generated media: decoded
  * frames as raw pixels at a small size, mean absolute pixel differences,
- * frames counted by decoding, and the tags ffprobe sees.
+ * frames counted by decoding, the tags ffprobe sees, and the clip-format check.
  */
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { expect } from "vitest";
 
 const run = promisify(execFile);
 const MAX_BUFFER = 64 * 1024 * 1024;
@@ -112,4 +113,26 @@ export async function streamsOf(file: string): Promise<{ codecs: string[]; durat
   ]);
   const parsed = JSON.parse(stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
   return { codecs: parsed.streams.map((s) => s.codec_name), durationS: Number(parsed.format.duration) };
+}
+
+/**
+ * Expects `file` in the clip format (H.264 yuv420p with AAC) at exactly this
+ * size and rate, with exactly `frames` frames (counted by decoding) and as
+ * long as they last.
+ */
+export async function expectClip(
+  file: string,
+  shape: { width: number; height: number; fps: number; frames: number },
+): Promise<void> {
+  expect(await countFrames(file)).toMatchObject({
+    codec_name: "h264",
+    pix_fmt: "yuv420p",
+    width: shape.width,
+    height: shape.height,
+    r_frame_rate: `${shape.fps}/1`,
+    nb_read_frames: String(shape.frames),
+  });
+  const streams = await streamsOf(file);
+  expect(streams.codecs).toEqual(["h264", "aac"]);
+  expect(Math.abs(streams.durationS - shape.frames / shape.fps)).toBeLessThan(0.1);
 }
