@@ -366,7 +366,7 @@ describe("provider configuration", () => {
       env({
         GPU_BRIDGE_REPLICATE_API_TOKEN: TOKEN,
         GPU_BRIDGE_REPLICATE_IMAGE_MODEL: "acme/imagine",
-        GPU_BRIDGE_COMFYUI_URL: "http://10.0.0.5:8188",
+        GPU_BRIDGE_COMFYUI_URL: "https://10.0.0.5:8188",
         GPU_BRIDGE_COMFYUI_TOKEN: "comfy-secret",
         GPU_BRIDGE_COMFYUI_IMAGE_WORKFLOW: must(files.workflows.txt2img),
       }),
@@ -375,7 +375,7 @@ describe("provider configuration", () => {
     expect(lines[1]).toMatch(
       /^replicate: configured at https:\/\/api\.replicate\.com .*image model acme\/imagine, video model none/,
     );
-    expect(lines[2]).toMatch(/^comfyui: configured at http:\/\/10\.0\.0\.5:8188 .*txt2img\.json, video workflow none/);
+    expect(lines[2]).toMatch(/^comfyui: configured at https:\/\/10\.0\.0\.5:8188 .*txt2img\.json, video workflow none/);
     expect(lines.join("\n")).not.toMatch(/r8_secret|comfy-secret/);
     expect(describeProviders(env({}))).toEqual([
       expect.stringMatching(/^local: available/),
@@ -404,6 +404,11 @@ describe("provider configuration", () => {
     );
     expect(described[1]).toMatch(/^replicate: misconfigured, GPU_BRIDGE_REPLICATE_BASE_URL: plain http/);
     expect(described.join("\n")).not.toContain(TOKEN);
+    const comfy = loadProviderConfig(
+      env({ GPU_BRIDGE_COMFYUI_URL: "http://comfy.example", GPU_BRIDGE_COMFYUI_TOKEN: TOKEN }),
+    );
+    expect(comfy.comfyui).toBeNull();
+    expect(comfy.problems).toEqual([expect.stringMatching(/^comfyui: GPU_BRIDGE_COMFYUI_URL: plain http is only/)]);
     const registry = createProviderRegistry(
       env({ GPU_BRIDGE_REPLICATE_API_TOKEN: TOKEN, GPU_BRIDGE_REPLICATE_IMAGE_MODEL: "not a model" }),
     );

@@ -229,6 +229,14 @@ describe("speech.synthesize@1 with a remote OpenAI-compatible TTS", () => {
     expect(bad.problem).toMatch(/GPU_BRIDGE_TTS_URL: expected an http\(s\) URL/);
     expect(bad.problem).toMatch(/GPU_BRIDGE_TTS_TIMEOUT_S/);
     expect(bad.problem).not.toMatch(/sk-secret/);
+    // The key would cross the network in clear: refused, except to loopback or without a key.
+    const clear = loadTtsConfig({ GPU_BRIDGE_TTS_URL: "http://tts.example", GPU_BRIDGE_TTS_API_KEY: "sk-secret" });
+    expect(clear.remote).toBeNull();
+    expect(clear.problem).toMatch(/GPU_BRIDGE_TTS_URL: plain http is only allowed to loopback/);
+    expect(
+      loadTtsConfig({ GPU_BRIDGE_TTS_URL: "http://127.0.0.1:9", GPU_BRIDGE_TTS_API_KEY: "k" }).remote,
+    ).not.toBeNull();
+    expect(loadTtsConfig({ GPU_BRIDGE_TTS_URL: "http://tts.example" }).remote).not.toBeNull();
     expect(loadTtsConfig({ GPU_BRIDGE_TTS_URL: "https://tts.example/api/" }).remote).toEqual({
       url: "https://tts.example/api",
       apiKey: undefined,

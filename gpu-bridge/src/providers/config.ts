@@ -88,12 +88,9 @@ function loadReplicate(env: NodeJS.ProcessEnv, problems: string[]): ReplicateCon
   const vars = parse("replicate", replicateSchema, env, problems);
   if (!vars) return null;
   const baseUrl = vars.GPU_BRIDGE_REPLICATE_BASE_URL.replace(/\/+$/, "");
-  // The token rides on every request: only loopback (a test double, a local proxy) may see it unencrypted.
-  const { protocol, hostname } = new URL(baseUrl);
-  if (protocol === "http:" && !isLoopback(hostname)) {
-    problems.push(
-      "replicate: GPU_BRIDGE_REPLICATE_BASE_URL: plain http is only allowed to loopback (the token would travel unencrypted)",
-    );
+  const unsafe = plainHttpSecret("GPU_BRIDGE_REPLICATE_BASE_URL", baseUrl, true);
+  if (unsafe) {
+    problems.push(`replicate: ${unsafe}`);
     return null;
   }
   return {
@@ -108,6 +105,15 @@ function loadComfyUi(env: NodeJS.ProcessEnv, problems: string[]): ComfyUiConfig 
   if (!anySet(env, comfyuiSchema)) return null;
   const vars = parse("comfyui", comfyuiSchema, env, problems);
   if (!vars) return null;
+  const unsafe = plainHttpSecret(
+    "GPU_BRIDGE_COMFYUI_URL",
+    vars.GPU_BRIDGE_COMFYUI_URL,
+    Boolean(vars.GPU_BRIDGE_COMFYUI_TOKEN),
+  );
+  if (unsafe) {
+    problems.push(`comfyui: ${unsafe}`);
+    return null;
+  }
   return {
     url: vars.GPU_BRIDGE_COMFYUI_URL.replace(/\/+$/, ""),
     token: vars.GPU_BRIDGE_COMFYUI_TOKEN ?? null,
@@ -182,6 +188,16 @@ function parse<T extends z.ZodObject>(
     problems.push(`${provider}: ${name}${shown}: ${message}`);
   }
   return null;
+}
+
+/**
+ * A credential rides on every request to `url`: only loopback (a test double,
+ * a local proxy) may see it over plain http. The problem to report, or null.
+ */
+export function plainHttpSecret(name: string, url: string, carriesSecret: boolean): string | null {
+  const { protocol, hostname } = new URL(url);
+  if (!carriesSecret || protocol !== "http:" || isLoopback(hostname)) return null;
+  return `${name}: plain http is only allowed to loopback (the credential would travel unencrypted)`;
 }
 
 function isLoopback(hostname: string): boolean {

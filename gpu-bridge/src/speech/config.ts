@@ -4,7 +4,9 @@
  * disables the remote provider and says why (doctor shows it through the
  * handler's detect()), without taking espeak-ng down with it.
  */
+
 import { z } from "zod";
+import { plainHttpSecret } from "../providers/config";
 
 export interface RemoteTtsConfig {
   /** Origin (and optional path prefix) of an OpenAI-compatible server, no trailing slash: requests go to `${url}/v1/audio/speech`. */
@@ -38,6 +40,8 @@ export function loadTtsConfig(
   }
   const vars = parsed.data;
   if (!vars.GPU_BRIDGE_TTS_URL) return { remote: null, problem: "GPU_BRIDGE_TTS_URL is not set" };
+  const unsafe = plainHttpSecret("GPU_BRIDGE_TTS_URL", vars.GPU_BRIDGE_TTS_URL, Boolean(vars.GPU_BRIDGE_TTS_API_KEY));
+  if (unsafe) return { remote: null, problem: unsafe };
   return {
     remote: {
       url: vars.GPU_BRIDGE_TTS_URL.replace(/\/+$/, ""),
