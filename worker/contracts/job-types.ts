@@ -301,7 +301,8 @@ export const JOB_TYPES = {
         voice: z.string().max(64).default("en"),
         /** Words per minute. */
         speed: z.number().int().min(80).max(450).default(175),
-        provider: z.string().max(64).default("local"),
+        /** "local" is espeak-ng on the bridge; "remote" the TTS server the bridge is configured with. */
+        provider: z.enum(["local", "remote"]).default("local"),
       })
       .strict(),
     facts: z

@@ -20,8 +20,6 @@ import { remoteSynthesize, remoteVoice } from "../speech/remote";
 import { parseParams } from "./params";
 import type { Handler, HandlerContext, HandlerResult } from "./types";
 
-const PROVIDERS = ["local", "remote"] as const;
-
 /** The handler, reading its remote provider's configuration from `env` at each detect() and run(). */
 export function createSpeechHandler(env: NodeJS.ProcessEnv = process.env): Handler {
   return {
@@ -50,9 +48,6 @@ async function synthesize(context: HandlerContext, env: NodeJS.ProcessEnv): Prom
   const started = performance.now();
   const { signal } = context;
   const { text, voice, speed, provider } = parseParams(JOB_TYPES.synthesize_speech.params, context);
-  if (!(PROVIDERS as readonly string[]).includes(provider)) {
-    throw new JobError("invalid_params", `unknown provider "${provider}" (known: ${PROVIDERS.join(", ")})`, false);
-  }
   const request = { text, voice, wordsPerMinute: speed };
   const raw = path.join(context.scratchDir, "speech-raw.wav");
   const output = path.join(context.scratchDir, "speech.wav");
