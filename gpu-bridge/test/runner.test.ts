@@ -110,6 +110,19 @@ describe("polling and claiming", () => {
     expect(api.of("claim")).toHaveLength(3);
   });
 
+  it("long-polls again at once after a claim: the minimum poll interval binds only polls that do not wait", async () => {
+    const { api, gated, start } = await setup({}, { maxJobs: 2 });
+    // An hour: honoured after this claim, it would hold the second job past the test's timeout.
+    api.policy = { ...api.policy, min_poll_interval_seconds: 3600 };
+    const first = api.addJob();
+    await start();
+    await gated.started(1);
+    const second = api.addJob();
+    const started = await gated.started(2);
+    expect(started.map((run) => run.job.job_id)).toEqual([first.job_id, second.job_id]);
+    for (const job of [first, second]) gated.release(job.job_id);
+  }, 15_000);
+
   it("rides through poll failures: a dropped connection, a 503, a 429 honouring Retry-After", async () => {
     const { api, start } = await setup({ autoRelease: true });
     api.override("list", (_request, call) => {
