@@ -98,10 +98,15 @@ export class JobBoard extends DurableObject<Env> {
         outcome TEXT, finished_at INTEGER, created_at INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at);
       CREATE INDEX IF NOT EXISTS jobs_by_holder ON jobs (agent_id, status);
+      -- Deadlines are read on every call (expireDue, afterChange): a backlog of pending jobs
+      -- must not make each enqueue scan it.
+      CREATE INDEX IF NOT EXISTS jobs_by_start_deadline ON jobs (status, attempts, start_deadline);
+      CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs (status, locked_until);
+      CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs (status, finished_at);
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL,
         recorded INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS agents (agent_id TEXT PRIMARY KEY, principal_id INTEGER NOT NULL,
-        capacity_account_id TEXT, last_seen INTEGER NOT NULL);
+        capacity_account_id TEXT, last_seen INTEGER NOT NULL, max_parallel INTEGER);
       CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
     const columns = this.sql<{ name: string }>(`PRAGMA table_info(outbox)`).map((column) => column.name);
@@ -109,38 +114,27 @@ export class JobBoard extends DurableObject<Env> {
     if (!columns.includes("recorded")) {
       this.ctx.storage.sql.exec(`ALTER TABLE outbox ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0`);
     }
+    // …and before they knew how many jobs each agent may hold (null: not heard since).
+    if (!this.sql<{ name: string }>(`PRAGMA table_info(agents)`).some((column) => column.name === "max_parallel")) {
+      this.ctx.storage.sql.exec(`ALTER TABLE agents ADD COLUMN max_parallel INTEGER`);
+    }
   }
 
   // ── RPC ────────────────────────────────────────────────────────────────
 
-  /** Idempotent: a job this board already holds, or has finished, is left as it is. */
-  enqueue(job: BoardJob, now = Date.now()): { added: boolean } {
+  /**
+   * Adds jobs (one task's, or a queue batch's) in one transaction. Idempotent: a
+   * job this board already holds, or has finished, is left as it is.
+   */
+  enqueue(jobs: readonly BoardJob[], now = Date.now()): { added: boolean[] } {
     this.expireDue(now);
-    if (this.row(job.id)) {
-      this.afterChange(now);
-      return { added: false };
+    const added = this.ctx.storage.transactionSync(() => jobs.map((job) => this.insert(job, now)));
+    if (added.includes(true)) {
+      this.expireDue(now);
+      this.wakeWaiters();
     }
-    this.ctx.storage.transactionSync(() => {
-      this.sql(
-        `INSERT INTO jobs (id, task_id, job, status, attempts, max_attempts, start_deadline, created_at)
-         VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
-        job.id,
-        job.taskId,
-        JSON.stringify(job),
-        job.attempts,
-        job.maxAttempts,
-        job.startDeadlineAt,
-        job.createdAt,
-      );
-      const row = this.row(job.id);
-      if (row && job.attempts >= job.maxAttempts) {
-        this.finish(row, "failed", attemptsExhausted(row), true, now);
-      }
-    });
-    this.expireDue(now);
-    this.wakeWaiters();
     this.afterChange(now);
-    return { added: true };
+    return { added };
   }
 
   /**
@@ -395,6 +389,24 @@ export class JobBoard extends DurableObject<Env> {
     }));
   }
 
+  /**
+   * Who could start a job now: agents alive (as liveAgents), and how many of
+   * them hold fewer jobs than they may. A job handed to this board directly is
+   * taken at such an agent's next poll; with none free it would wait here for a
+   * slot anyway, however it arrived.
+   */
+  presence(now = Date.now()): { alive: number; free: number } {
+    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
+    const [counts] = this.sql<{ alive: number; free: number }>(
+      `SELECT count(*) AS alive, coalesce(sum(held < max_parallel), 0) AS free FROM (
+         SELECT coalesce(agents.max_parallel, 1) AS max_parallel,
+           (SELECT count(*) FROM jobs WHERE jobs.agent_id = agents.agent_id AND jobs.status = 'claimed') AS held
+         FROM agents WHERE last_seen >= ?)`,
+      aliveSince,
+    );
+    return { alive: counts?.alive ?? 0, free: counts?.free ?? 0 };
+  }
+
   /** Projects every pending outbox event; resolves when the outbox is empty or a projection failed. */
   flush(): Promise<void> {
     this.flushing ??= this.drainOutbox().finally(() => {
@@ -415,6 +427,24 @@ export class JobBoard extends DurableObject<Env> {
   // ── transitions ────────────────────────────────────────────────────────
 
   /** Leases that ran out go back to pending (or fail after the last attempt); unstarted jobs past their deadline fail. */
+  private insert(job: BoardJob, now: number): boolean {
+    if (this.row(job.id)) return false;
+    this.sql(
+      `INSERT INTO jobs (id, task_id, job, status, attempts, max_attempts, start_deadline, created_at)
+       VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      job.id,
+      job.taskId,
+      JSON.stringify(job),
+      job.attempts,
+      job.maxAttempts,
+      job.startDeadlineAt,
+      job.createdAt,
+    );
+    const row = this.row(job.id);
+    if (row && job.attempts >= job.maxAttempts) this.finish(row, "failed", attemptsExhausted(row), true, now);
+    return true;
+  }
+
   private expireDue(now: number): void {
     const expired = this.sql<JobRow>(`SELECT * FROM jobs WHERE status = 'claimed' AND locked_until <= ?`, now);
     const late = this.sql<JobRow>(
@@ -686,20 +716,28 @@ export class JobBoard extends DurableObject<Env> {
   }
 
   private seen(agent: AgentRef, now: number): void {
-    this.touchAgent(agent.agentId, agent.principalId, now, agent.capacityAccountId);
+    this.touchAgent(agent.agentId, agent.principalId, now, agent.capacityAccountId, agent.maxParallel);
   }
 
-  private touchAgent(agentId: string, principalId: number, now: number, account: string | null = null): void {
+  private touchAgent(
+    agentId: string,
+    principalId: number,
+    now: number,
+    account: string | null = null,
+    maxParallel: number | null = null,
+  ): void {
     if (now - (this.seenWritten.get(agentId) ?? 0) < SEEN_WRITE_MS) return;
     this.seenWritten.set(agentId, now);
     this.sql(
-      `INSERT INTO agents (agent_id, principal_id, capacity_account_id, last_seen) VALUES (?, ?, ?, ?)
+      `INSERT INTO agents (agent_id, principal_id, capacity_account_id, last_seen, max_parallel) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (agent_id) DO UPDATE SET last_seen = excluded.last_seen,
-         capacity_account_id = coalesce(excluded.capacity_account_id, agents.capacity_account_id)`,
+         capacity_account_id = coalesce(excluded.capacity_account_id, agents.capacity_account_id),
+         max_parallel = coalesce(excluded.max_parallel, agents.max_parallel)`,
       agentId,
       principalId,
       account,
       now,
+      maxParallel,
     );
   }
 

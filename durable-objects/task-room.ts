@@ -3,7 +3,8 @@
  * progress, an ordered log of events with sequence numbers, and the WebSockets
  * watching them (hibernation API, so idle watchers cost nothing). Everything is
  * in SQLite storage, so the room is correct after eviction, and a client that
- * reconnects resumes from the last sequence number it saw.
+ * reconnects resumes from the last sequence number it saw. A room opens on the
+ * first call about its task (see `load`), so dispatch costs no object here.
  *
  * The task row in D1 is written only at transitions (status or stage change),
  * never on every progress tick.
@@ -97,23 +98,21 @@ export class TaskRoom extends DurableObject<Env> {
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
 
-  /** At dispatch: the task's jobs, and its first event. Idempotent. */
-  open(taskId: string, jobIds: readonly string[]): TaskState {
-    if (!this.meta("task_id")) {
-      this.ctx.storage.transactionSync(() => {
-        for (const id of jobIds) {
-          this.sql(
-            `INSERT OR IGNORE INTO jobs (id, status, progress, updated_at) VALUES (?, 'pending', 0, ?)`,
-            id,
-            Date.now(),
-          );
-        }
-        this.setMeta("task_id", taskId);
-        this.setMeta("projected", "pending|queued");
-      });
-      this.broadcast([this.append(taskId, "status", null, null, "Queued", null)]);
-    }
-    return this.state(taskId);
+  /** The task's jobs, and its first event ("Queued", at the task's creation). Once. */
+  private open(taskId: string, jobIds: readonly string[], queuedAt: number): void {
+    if (this.meta("task_id")) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const id of jobIds) {
+        this.sql(
+          `INSERT OR IGNORE INTO jobs (id, status, progress, updated_at) VALUES (?, 'pending', 0, ?)`,
+          id,
+          queuedAt,
+        );
+      }
+      this.setMeta("task_id", taskId);
+      this.setMeta("projected", "pending|queued");
+    });
+    this.broadcast([this.append(taskId, "status", null, null, "Queued", null, queuedAt)]);
   }
 
   /**
@@ -138,7 +137,7 @@ export class TaskRoom extends DurableObject<Env> {
     // ignored as replays, and only the projection is redone).
     this.broadcast(appended);
     await this.project(taskId);
-    return this.state(taskId);
+    return this.snapshot(taskId);
   }
 
   /**
@@ -184,7 +183,12 @@ export class TaskRoom extends DurableObject<Env> {
     await this.project(taskId);
   }
 
-  state(taskId: string): TaskState {
+  async state(taskId: string): Promise<TaskState> {
+    await this.load(taskId);
+    return this.snapshot(taskId);
+  }
+
+  private snapshot(taskId: string): TaskState {
     const aggregate = this.aggregate();
     return { task_id: taskId, ...aggregate, last_seq: this.lastSeq() };
   }
@@ -203,7 +207,7 @@ export class TaskRoom extends DurableObject<Env> {
         this.waiters.add(done);
       });
     }
-    return { state: this.state(taskId), events: this.eventsAfter(after) };
+    return { state: this.snapshot(taskId), events: this.eventsAfter(after) };
   }
 
   /** WebSocket upgrade: `?task_id=…&after=<seq>` replays the backlog, then streams live events. */
@@ -229,9 +233,11 @@ export class TaskRoom extends DurableObject<Env> {
   // ── internals ──────────────────────────────────────────────────────────
 
   /**
-   * A room not opened at dispatch (its opening failed): learn the task's jobs from D1, once.
+   * A room opens on the first call about its task (a board's event, a heartbeat, a watcher,
+   * a status read), not at dispatch, so a task nobody has touched yet costs no object: it
+   * learns the task's jobs from D1, once.
    * The board projects a job to D1 before telling the room, so a job may arrive here already
-   * claimed, requeued or finished: it is opened as at dispatch, then each job that moved gets
+   * claimed, requeued or finished: it is opened with every job pending, then each job that moved gets
    * the status event its transition would have made, so a watcher from seq 0 sees the same story.
    */
   private async load(taskId: string): Promise<void> {
@@ -245,12 +251,15 @@ export class TaskRoom extends DurableObject<Env> {
           attempts: jobs.attempts,
           errorCode: jobs.errorCode,
           errorMessage: jobs.errorMessage,
+          createdAt: jobs.createdAt,
         })
         .from(jobs)
         .where(eq(jobs.taskId, taskId));
+      const created = rows.map((row) => row.createdAt.getTime());
       this.open(
         taskId,
         rows.map((row) => row.id),
+        created.length > 0 ? Math.min(...created) : Date.now(),
       );
       for (const row of rows) {
         // A pending job with attempts used was requeued; one without has not moved.
@@ -330,7 +339,7 @@ export class TaskRoom extends DurableObject<Env> {
       at,
       at,
     );
-    return this.append(taskId, "status", jobId, next.status, next.message, next.error);
+    return this.append(taskId, "status", jobId, next.status, next.message, next.error, at);
   }
 
   private append(
@@ -340,10 +349,11 @@ export class TaskRoom extends DurableObject<Env> {
     jobStatus: JobStatus | null,
     message: string | null,
     error: JobError | null,
+    at = Date.now(),
   ): TaskEvent {
     const { status, progress, stage } = this.aggregate();
     const body = {
-      at: new Date().toISOString(),
+      at: new Date(at).toISOString(),
       task_id: taskId,
       kind,
       status,

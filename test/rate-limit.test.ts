@@ -3,7 +3,7 @@
  * The HTTP test spends the local auth_ip budget (wrangler.toml: 120/60) from
  * one test-only address, so no other test shares its bucket.
  */
-import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 
 describe("RateLimiter", () => {
@@ -25,12 +25,27 @@ describe("RateLimiter cleanup", () => {
   it("its alarm drops the bucket once it would be full again, so idle keys keep no storage", async () => {
     const stub = env.RATE_LIMITER.getByName(`unit:${crypto.randomUUID()}`);
     const rule = { capacity: 2, windowSeconds: 60 };
-    await stub.take(rule);
-    await stub.take(rule);
-    expect((await stub.take(rule)).allowed).toBe(false);
+    // Spent two minutes ago: full again by now.
+    const then = Date.now() - 120_000;
+    await stub.take(rule, then);
+    await stub.take(rule, then);
+    expect((await stub.take(rule, then)).allowed).toBe(false);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     // The bucket is gone: the next take starts from a full one.
     expect(await stub.take(rule)).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it("an alarm that fires before the bucket is full keeps it, and comes back when it will be", async () => {
+    const stub = env.RATE_LIMITER.getByName(`unit:${crypto.randomUUID()}`);
+    const rule = { capacity: 2, windowSeconds: 60 };
+    await stub.take(rule);
+    await stub.take(rule);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    // Still spent: the early alarm did not hand out a fresh bucket.
+    expect((await stub.take(rule)).allowed).toBe(false);
+    await runInDurableObject(stub, async (_limiter, state) => {
+      expect(await state.storage.getAlarm()).toBeGreaterThan(Date.now() + 50_000);
+    });
   });
 });
 

@@ -82,10 +82,10 @@ export const unreachable = () => Promise.reject(new Error("injected: hand-off un
 export async function dispatchVia(
   op: Operator,
   via: HandOff,
-  options: { count?: number; startDeadlineAt?: Date } = {},
+  options: { count?: number; startDeadlineAt?: Date; jobType?: "extract_facts" | "make_thumbnail" } = {},
 ): Promise<{ taskId: string; jobIds: string[] }> {
   const source = await uploadInput(op);
-  const job = { jobType: "extract_facts", params: {}, inputs: { source } };
+  const job = { jobType: options.jobType ?? "extract_facts", params: {}, inputs: { source } };
   return dispatchTask(
     env,
     {

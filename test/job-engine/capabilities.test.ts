@@ -84,7 +84,7 @@ describe("capabilities", { timeout: 30_000 }, () => {
       jobs: [job],
     } = await loadBoardJobs(db(), [jobId]);
     if (!job) throw new Error("job not in D1");
-    expect(await boardOf(jobId).enqueue(job, Date.now() + HOUR_MS)).toEqual({ added: false });
+    expect(await boardOf(jobId).enqueue([job], Date.now() + HOUR_MS)).toEqual({ added: [false] });
     expect(await jobRecord(jobId)).toMatchObject({ status: "pending", attempts: 0, errorCode: null });
     const task = await readTask(op, taskId);
     expect(task).toMatchObject({ status: "pending", error: null });

@@ -9,6 +9,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { RECONCILER_NAME } from "../../durable-objects/reconciler";
+import { boardFor } from "../../worker/core/jobs/boards";
 import { type HandOff, handOff, loadBoardJobs } from "../../worker/core/jobs/dispatch";
 import { consumeDeadLetters, consumeJobs } from "../../worker/core/jobs/queue";
 import type { BoardJob } from "../../worker/core/jobs/types";
@@ -81,16 +82,21 @@ describe("dispatch hand-offs", { timeout: 30_000 }, () => {
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
   });
 
-  it("a consumer dying half-way through a batch: only the failed message is retried, and redelivery boards it once", async () => {
+  it("a consumer dying half-way through a batch: only the failed board's messages are retried, and redelivery boards them once", async () => {
     const op = await makeOperator();
-    const { taskId, jobIds } = await dispatchVia(op, nothing, { count: 3 });
-    const [a, b, c] = jobIds as [string, string, string];
+    const { taskId, jobIds } = await dispatchVia(op, nothing, { count: 2 });
+    const [a, c] = jobIds as [string, string];
+    // On another board (another job type): the one whose hand-off dies.
+    const {
+      jobIds: [b],
+    } = await dispatchVia(op, nothing, { jobType: "make_thumbnail" });
+    if (!b) throw new Error("no job");
     const added: Record<string, boolean[]> = { [a]: [], [b]: [], [c]: [] };
     const counting = (fail: string | null): Pick<HandOff, "toBoard"> => ({
-      async toBoard(env, job) {
-        if (job.id === fail) throw new Error("injected: consumer died here");
-        const result = (await handOff.toBoard(env, job)) as { added: boolean };
-        added[job.id]?.push(result.added);
+      async toBoard(env, jobs) {
+        if (jobs.some((job) => job.id === fail)) throw new Error("injected: consumer died here");
+        const result = await handOff.toBoard(env, jobs);
+        for (const [i, job] of jobs.entries()) added[job.id]?.push(result.added[i] ?? false);
         return result;
       },
     });
@@ -102,7 +108,7 @@ describe("dispatch hand-offs", { timeout: 30_000 }, () => {
     expect(result.ackAll).toBe(false);
     expect(result.explicitAcks.sort()).toEqual([ma.id, mc.id].sort());
     expect(result.retryMessages.map((retried) => retried.msgId)).toEqual([mb.id]);
-    expect(await boardOf(b).has(b)).toBe(false);
+    expect(await boardFor(env, "make_thumbnail", b).has(b)).toBe(false);
     expect((await jobRecord(a)).boardedAt).not.toBeNull();
     expect((await jobRecord(b)).boardedAt).toBeNull();
     expect((await jobRecord(c)).boardedAt).not.toBeNull();
@@ -117,13 +123,28 @@ describe("dispatch hand-offs", { timeout: 30_000 }, () => {
 
     // Each job was added to its board exactly once; a further enqueue of a held job is a no-op.
     for (const jobId of [a, b, c]) {
-      expect(added[jobId]?.filter(Boolean)).toEqual([true]);
-      expect(await boardOf(jobId).enqueue(await boardJob(jobId))).toEqual({ added: false });
+      expect(added[jobId]).toEqual([true]);
+      const job = await boardJob(jobId);
+      expect(await boardFor(env, job.jobType, jobId).enqueue([job])).toEqual({ added: [false] });
     }
 
     const bridge = await makeBridge();
-    for (const jobId of [a, b, c]) await outcomeOf(await bridge.submit(await bridge.claim(jobId)));
+    for (const jobId of [a, c]) await outcomeOf(await bridge.submit(await bridge.claim(jobId)));
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
+  });
+
+  it("a message whose dispatcher saw the board accept the job is only recorded: no board call", async () => {
+    const op = await makeOperator();
+    const { jobIds } = await dispatchVia(op, noQueue);
+    const jobId = jobIds[0] as string;
+    expect(await boardOf(jobId).has(jobId)).toBe(true);
+    expect((await jobRecord(jobId)).boardedAt).toBeNull();
+    const batch = createMessageBatch("media-edge-jobs", [
+      { ...message(jobId), body: { job_id: jobId, boarded: true } },
+    ]);
+    await consumeJobs(batch, env, { toBoard: unreachable });
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual([batch.messages[0]?.id]);
+    expect((await jobRecord(jobId)).boardedAt).not.toBeNull();
   });
 
   it("the dead-letter consumer fails a job that never reached a board, audited, and leaves a boarded job alone", async () => {

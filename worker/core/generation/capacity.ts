@@ -3,7 +3,17 @@
  * Capacity is what the JobBoards saw: only bridges declaring a job type's
  * capabilities poll its boards, so an agent a board heard from within
  * AGENT_ALIVE_S is a live bridge able to start its jobs — one call per shard,
- * no D1 read.
+ * no D1 read. `free`: one of them holds fewer jobs than it may, so a job
+ * handed to its board directly starts at its next poll; with every bridge
+ * busy the job would wait on the board anyway, and the queue boards it, in
+ * batches, for less.
+ *
+ * An answer with a live bridge is remembered in this isolate for
+ * LIVE_MEMORY_MS (a bridge alive a second ago is as good a sign as one alive
+ * now: the boards themselves allow AGENT_ALIVE_S), so a burst of requests asks
+ * the boards about once a second; "none" is never remembered, so a bridge that
+ * has just come up is seen at once. Failing a task for want of a bridge asks
+ * the boards afresh (`fresh`).
  */
 import { and, eq, gte, inArray, or, sql } from "drizzle-orm";
 import type { JobType } from "../../contracts/job-types";
@@ -13,10 +23,30 @@ import { ApiError } from "../../errors/api-error";
 import { boardsOf } from "../jobs/boards";
 
 const DAY_MS = 24 * 3600_000;
+const LIVE_MEMORY_MS = 1000;
 
-export async function liveBridges(env: Env, jobType: JobType): Promise<number> {
-  const alive = await Promise.all(boardsOf(env, [jobType]).map((board) => board.liveAgents()));
-  return alive.reduce((count, agents) => count + agents.length, 0);
+export interface Capacity {
+  live: boolean;
+  free: boolean;
+}
+
+const remembered = new Map<JobType, { at: number; capacity: Capacity }>();
+
+export async function capacityFor(
+  env: Env,
+  jobType: JobType,
+  { now = Date.now(), fresh = false }: { now?: number; fresh?: boolean } = {},
+): Promise<Capacity> {
+  const known = remembered.get(jobType);
+  if (known && !fresh && now >= known.at && now - known.at < LIVE_MEMORY_MS) return known.capacity;
+  const boards = await Promise.all(boardsOf(env, [jobType]).map((board) => board.presence(now)));
+  const capacity = {
+    live: boards.some((board) => board.alive > 0),
+    free: boards.some((board) => board.free > 0),
+  };
+  if (capacity.live) remembered.set(jobType, { at: now, capacity });
+  else remembered.delete(jobType);
+  return capacity;
 }
 
 /**

@@ -15,7 +15,7 @@ import { configFrom } from "../../config";
 import type { TaskStatus } from "../../db/schema";
 import { roomFor } from "../jobs/boards";
 import type { JobError } from "../jobs/types";
-import { liveBridges } from "./capacity";
+import { capacityFor } from "./capacity";
 import { JOB_TYPE_OF, queueLimitS } from "./plan";
 import { abandonJob, type Generation } from "./tasks";
 
@@ -55,7 +55,10 @@ export async function currentState(env: Env, generation: Generation, now = Date.
         `Not started within ${queueS} s: every GPU bridge stayed busy`,
       );
     }
-    if (waitedS > config.GENERATION_START_TIMEOUT_S && (await liveBridges(env, JOB_TYPE_OF[record.type])) === 0) {
+    if (
+      waitedS > config.GENERATION_START_TIMEOUT_S &&
+      !(await capacityFor(env, JOB_TYPE_OF[record.type], { now, fresh: true })).live
+    ) {
       return fail(
         env,
         generation,

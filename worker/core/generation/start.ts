@@ -11,7 +11,7 @@ import type { Database, PrincipalRow } from "../../db/client";
 import { ApiError } from "../../errors/api-error";
 import { dispatchTask, handOff } from "../jobs/dispatch";
 import { discardArtifacts } from "../media/artifacts";
-import { checkQuota, liveBridges } from "./capacity";
+import { capacityFor, checkQuota } from "./capacity";
 import { storeImages } from "./images";
 import { JOB_TYPE_OF, planGeneration, providerRoute, queueLimitS, settleSeed } from "./plan";
 import type { GenerationRequest } from "./request";
@@ -31,9 +31,12 @@ export async function startGeneration(
   now = Date.now(),
 ): Promise<Started> {
   const config = configFrom(env);
-  // Both asked at once; a quota refusal (a rejection) wins over no capacity (a count of 0).
-  const [, live] = await Promise.all([checkQuota(db, owner, now), liveBridges(env, JOB_TYPE_OF[request.type])]);
-  if (live === 0) {
+  // Both asked at once; a quota refusal (a rejection) wins over no capacity.
+  const [, capacity] = await Promise.all([
+    checkQuota(db, owner, now),
+    capacityFor(env, JOB_TYPE_OF[request.type], { now }),
+  ]);
+  if (!capacity.live) {
     throw new ApiError("no_ready_accounts", `No GPU bridge that can run ${request.model} is online`, {
       userAction: `No GPU capacity can make ${request.type === "video" ? "videos" : "images"} right now: retry in a few minutes, or ask an admin to deploy a capacity account.`,
       details: { model: request.model, type: request.type },
@@ -51,6 +54,8 @@ export async function startGeneration(
         jobs: [job],
         startDeadlineAt: new Date(now + queueLimitS(config, request.type) * 1000),
         request: { ...record },
+        // Straight to the board when a bridge has a free slot; the queue's batches otherwise.
+        direct: capacity.free,
       },
       handOff,
       defer,

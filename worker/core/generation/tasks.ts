@@ -8,9 +8,10 @@
 import { and, desc, eq, inArray, lt, or } from "drizzle-orm";
 import { base64url, fromBase64url } from "../../auth/crypto";
 import { isJobType } from "../../contracts/job-types";
-import type { Database } from "../../db/client";
+import { type Database, database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
 import { boardFor } from "../jobs/boards";
+import { loadBoardJobs } from "../jobs/dispatch";
 import type { JobRow, TaskRow } from "../jobs/tasks";
 import type { JobError } from "../jobs/types";
 import { discardArtifacts } from "../media/artifacts";
@@ -105,13 +106,21 @@ export async function galleryPage(
 /**
  * Fails the generation's job on its board now (a deadline passed, the task is
  * being deleted), then waits for the board to project it, so D1 and the
- * TaskRoom say so before the caller answers. A job already finished is left
- * as it is.
+ * TaskRoom say so before the caller answers. A job still on its way to the
+ * board (in the queue) is put there first, so its verdict is recorded and its
+ * late delivery finds it finished. A job already finished is left as it is.
  */
 export async function abandonJob(env: Env, job: JobRow, error: JobError, deadLetter: boolean): Promise<void> {
   if (!isJobType(job.jobType)) return;
   const board = boardFor(env, job.jobType, job.id);
-  await board.abandon(job.id, error, deadLetter);
+  const first = await board.abandon(job.id, error, deadLetter);
+  if (!first.ok && first.reason === "not_found") {
+    const { jobs: loaded } = await loadBoardJobs(database(env.DB), [job.id]);
+    if (loaded.length > 0) {
+      await board.enqueue(loaded);
+      await board.abandon(job.id, error, deadLetter);
+    }
+  }
   await board.flush();
 }
 

@@ -29,11 +29,11 @@ export type BoardStub = Remote<
     | "abandon"
     | "has"
     | "stats"
-    | "liveAgents"
+    | "presence"
     | "flush"
   >
 >;
-export type RoomStub = Remote<Pick<TaskRoom, "open" | "applyJobEvents" | "progress" | "state" | "events" | "fetch">>;
+export type RoomStub = Remote<Pick<TaskRoom, "applyJobEvents" | "progress" | "state" | "events" | "fetch">>;
 
 function board(env: Env, name: string): BoardStub {
   return env.JOB_BOARD.getByName(name) as unknown as BoardStub;
@@ -55,6 +55,16 @@ export function boardName(jobType: JobType, jobId: string): string {
 
 export function boardFor(env: Env, jobType: JobType, jobId: string): BoardStub {
   return board(env, boardName(jobType, jobId));
+}
+
+/** Jobs grouped by the board that holds them, so each board is called once for its share. */
+export function byBoard<T extends { jobType: JobType; id: string }>(jobs: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const job of jobs) {
+    const name = boardName(job.jobType, job.id);
+    groups.set(name, [...(groups.get(name) ?? []), job]);
+  }
+  return [...groups.values()];
 }
 
 /** Every board holding jobs of these types. */

@@ -1,9 +1,8 @@
 /**
- * Creating work: the task and its jobs are written to D1 first, then its
- * TaskRoom is opened and each job is handed to its JobBoard directly (the fast
- * path) and announced on the `jobs` queue (the durable backstop). Enqueue is
- * idempotent, so whichever path arrives second is a no-op; the queue consumer
- * then stamps `boarded_at`. If both paths fail, the reconciler finds the job
+ * Creating work: the task and its jobs are written to D1 first, then each job
+ * is handed to its JobBoard directly (the fast path) and announced on the
+ * `jobs` queue (the durable backstop). Enqueue is idempotent, so whichever
+ * path arrives second is a no-op; the queue consumer then stamps `boarded_at`. If both paths fail, the reconciler finds the job
  * unboarded in D1 and hands it over. Nothing written is ever lost.
  */
 import { and, eq, inArray, isNull } from "drizzle-orm";
@@ -15,7 +14,7 @@ import { artifacts, jobs, tasks } from "../../db/schema";
 import { ApiError } from "../../errors/api-error";
 import { armMaintenance } from "../maintenance";
 import { isGone } from "../media/artifacts";
-import { boardFor, roomFor } from "./boards";
+import { boardFor, byBoard } from "./boards";
 import type { BoardInput, BoardJob, JobEvent } from "./types";
 
 export interface NewJob {
@@ -33,20 +32,33 @@ export interface NewTask {
   startDeadlineAt?: Date | null;
   /** The surface's record of the request (what its listings and status render). */
   request?: Record<string, unknown> | null;
+  /**
+   * Hand the jobs to their boards on the request path (the default), so a
+   * bridge with a free slot takes them at its next poll. False leaves them to
+   * the queue, which boards them in batches: cheaper per job when every bridge
+   * is busy and the jobs would wait on their boards anyway.
+   */
+  direct?: boolean;
 }
 
 /** The two ways a job reaches its board; tests replace them to inject failures. */
 export interface HandOff {
-  toBoard(env: Env, job: BoardJob): Promise<unknown>;
-  toQueue(env: Env, jobIds: string[]): Promise<unknown>;
+  /** Jobs that share one board (see byBoard). */
+  toBoard(env: Env, jobs: BoardJob[]): Promise<{ added: boolean[] }>;
+  toQueue(env: Env, messages: JobMessage[]): Promise<unknown>;
 }
 
 export const handOff: HandOff = {
-  toBoard: (env, job) => boardFor(env, job.jobType, job.id).enqueue(job),
-  toQueue: (env, jobIds) => env.JOBS.sendBatch(jobIds.map((jobId) => ({ body: { job_id: jobId } }))),
+  toBoard: (env, jobs) => {
+    const [first] = jobs;
+    return first ? boardFor(env, first.jobType, first.id).enqueue(jobs) : Promise.resolve({ added: [] });
+  },
+  toQueue: (env, messages) => env.JOBS.sendBatch(messages.map((body) => ({ body }))),
 };
 
-export const jobMessageSchema = z.object({ job_id: z.string().uuid() });
+/** A `jobs` queue message: a job to board, or (`boarded`) one its dispatcher saw a board accept. */
+export const jobMessageSchema = z.object({ job_id: z.string().uuid(), boarded: z.literal(true).optional() });
+export type JobMessage = z.infer<typeof jobMessageSchema>;
 
 export async function dispatchTask(
   env: Env,
@@ -109,21 +121,35 @@ export async function dispatchTask(
     createdAt: now,
   }));
   const jobIds = boardJobs.map((job) => job.id);
-  // The fast path is awaited: the job is claimable when the request returns. The room, the
-  // queue backstop and the reconciler's alarm may finish after the response (`defer`, the
-  // route's waitUntil); each is idempotent, and the room seeds itself from D1 if a board's
-  // event reaches it first.
-  const fastPath = boardJobs.map((job) => tryHandOff("board", () => via.toBoard(env, job), job.id));
-  const backstops = [
-    tryHandOff("room", () => roomFor(env, taskId).open(taskId, jobIds), taskId),
-    tryHandOff("queue", () => via.toQueue(env, jobIds), taskId),
-    armMaintenance(env),
-  ];
-  if (defer) {
-    for (const work of backstops) defer(work);
-    await Promise.all(fastPath);
+  // One hand-off is awaited before the request answers: the direct one to the board (the
+  // job is claimable when the request returns), or, for jobs no board took, the queue's. The
+  // queue backstop behind a direct hand-off and the reconciler's alarm may finish after the
+  // response (`defer`, the route's waitUntil). Its message says the board already accepted
+  // the job (durably: the board's write is committed before its answer), so the consumer only
+  // records that instead of boarding it again. The task's room opens when something first
+  // happens to it.
+  const accepted = new Set<string>();
+  if (input.direct ?? true) {
+    await Promise.all(
+      byBoard(boardJobs).map(async (group) => {
+        const ids = group.map((job) => job.id);
+        if (await tryHandOff("board", () => via.toBoard(env, group), ids.join(","))) {
+          for (const id of ids) accepted.add(id);
+        }
+      }),
+    );
+  }
+  const messages = jobIds.map((jobId) => ({
+    job_id: jobId,
+    ...(accepted.has(jobId) ? { boarded: true as const } : {}),
+  }));
+  const queued = tryHandOff("queue", () => via.toQueue(env, messages), taskId);
+  const maintenance = armMaintenance(env);
+  if (defer && accepted.size === jobIds.length) {
+    defer(queued);
+    defer(maintenance);
   } else {
-    await Promise.all([...fastPath, ...backstops]);
+    await Promise.all([queued, maintenance]);
   }
   return { taskId, jobIds };
 }
@@ -137,13 +163,20 @@ export async function dispatchTask(
 export async function loadBoardJobs(
   db: Database,
   jobIds: string[],
+  options: { unboardedOnly?: boolean } = {},
 ): Promise<{ jobs: BoardJob[]; unrunnable: JobEvent[] }> {
   if (jobIds.length === 0) return { jobs: [], unrunnable: [] };
   const rows = await db
     .select({ job: jobs, task: { ownerPrincipalId: tasks.ownerPrincipalId, startDeadlineAt: tasks.startDeadlineAt } })
     .from(jobs)
     .innerJoin(tasks, eq(tasks.id, jobs.taskId))
-    .where(inArray(jobs.id, jobIds));
+    .where(
+      and(
+        inArray(jobs.id, jobIds),
+        // Only jobs still waiting for a board (the queue consumer's case).
+        options.unboardedOnly ? and(eq(jobs.status, "pending"), isNull(jobs.boardedAt)) : undefined,
+      ),
+    );
   const loaded: BoardJob[] = [];
   const unrunnable: JobEvent[] = [];
   for (const { job, task } of rows) {
@@ -194,11 +227,13 @@ export async function markBoarded(db: Database, jobIds: string[], at = Date.now(
 }
 
 /** A failed hand-off is logged, not thrown: the other path, or the reconciler, delivers the job. */
-async function tryHandOff(path: "board" | "queue" | "room", send: () => Promise<unknown>, id: string): Promise<void> {
+async function tryHandOff(path: "board" | "queue", send: () => Promise<unknown>, id: string): Promise<boolean> {
   try {
     await send();
+    return true;
   } catch (error) {
     console.error(JSON.stringify({ level: "warn", handoff_failed: path, id, error: String(error) }));
+    return false;
   }
 }
 

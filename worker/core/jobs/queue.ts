@@ -1,13 +1,15 @@
 /**
  * The `jobs` queue consumer (the durable backstop of every hand-off) and the
- * dead-letter consumer. Messages carry only a job id: the consumer re-reads
- * the job from D1, so a delivery after the fast path worked is a no-op.
+ * dead-letter consumer. Messages carry a job id: the consumer re-reads the
+ * job from D1, so a delivery after the fast path worked is a no-op. A message
+ * marked `boarded` (its dispatcher saw the board accept the job) only needs
+ * that recorded: one D1 write for the batch, no read, no board call.
  */
 import { inArray } from "drizzle-orm";
 import { isJobType } from "../../contracts/job-types";
 import { database } from "../../db/client";
 import { jobs } from "../../db/schema";
-import { boardFor } from "./boards";
+import { boardFor, byBoard } from "./boards";
 import { type HandOff, handOff, jobMessageSchema, loadBoardJobs, markBoarded } from "./dispatch";
 import { projectJobEvents } from "./projection";
 import type { JobEvent } from "./types";
@@ -17,7 +19,7 @@ function retryDelaySeconds(attempts: number): number {
   return Math.min(60, 2 ** Math.max(0, attempts - 1));
 }
 
-function parsed(batch: MessageBatch<unknown>): { message: Message<unknown>; jobId: string }[] {
+function parsed(batch: MessageBatch<unknown>): { message: Message<unknown>; jobId: string; boarded: boolean }[] {
   return batch.messages.flatMap((message) => {
     const body = jobMessageSchema.safeParse(message.body);
     if (!body.success) {
@@ -25,7 +27,7 @@ function parsed(batch: MessageBatch<unknown>): { message: Message<unknown>; jobI
       message.ack();
       return [];
     }
-    return [{ message, jobId: body.data.job_id }];
+    return [{ message, jobId: body.data.job_id, boarded: body.data.boarded === true }];
   });
 }
 
@@ -35,41 +37,47 @@ export async function consumeJobs(
   via: Pick<HandOff, "toBoard"> = handOff,
 ): Promise<void> {
   const db = database(env.DB);
-  const valid = parsed(batch);
-  const rows = valid.length
-    ? await db
-        .select({ id: jobs.id, status: jobs.status, boardedAt: jobs.boardedAt })
-        .from(jobs)
-        .where(
-          inArray(
-            jobs.id,
-            valid.map((entry) => entry.jobId),
-          ),
-        )
-    : [];
-  const needed = rows.filter((row) => row.status === "pending" && row.boardedAt === null).map((row) => row.id);
-  const loaded = await loadBoardJobs(db, needed);
+  const [confirmed, valid] = partition(parsed(batch), (entry) => entry.boarded);
+  if (confirmed.length > 0) {
+    await markBoarded(
+      db,
+      confirmed.map((entry) => entry.jobId),
+    );
+    for (const { message } of confirmed) message.ack();
+  }
+  const loaded = await loadBoardJobs(
+    db,
+    valid.map((entry) => entry.jobId),
+    { unboardedOnly: true },
+  );
   // A job that can no longer run fails with its reason instead of stalling the batch.
   await projectJobEvents(env, loaded.unrunnable);
-  const boardJobs = new Map(loaded.jobs.map((job) => [job.id, job]));
-  // One message at a time: a consumer dying half-way leaves the rest unacknowledged, to be redelivered.
+  // One board at a time, each told its share in one call: a consumer dying half-way leaves
+  // only the unfinished boards' messages unacknowledged, to be redelivered.
+  const messages = new Map(valid.map((entry) => [entry.jobId, entry.message]));
   const boarded: string[] = [];
-  for (const { message, jobId } of valid) {
-    const job = boardJobs.get(jobId);
-    if (!job) {
-      message.ack();
-      continue;
-    }
+  for (const group of byBoard(loaded.jobs)) {
+    const ids = group.map((job) => job.id);
     try {
-      await via.toBoard(env, job);
-      boarded.push(jobId);
-      message.ack();
+      await via.toBoard(env, group);
+      boarded.push(...ids);
+      for (const id of ids) messages.get(id)?.ack();
     } catch (error) {
-      console.error(JSON.stringify({ level: "warn", queue_handoff_failed: jobId, error: String(error) }));
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      console.error(JSON.stringify({ level: "warn", queue_handoff_failed: ids, error: String(error) }));
+      for (const id of ids) {
+        const message = messages.get(id);
+        message?.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      }
     }
+    for (const id of ids) messages.delete(id);
   }
+  // The rest need nothing: already boarded, or finished, or unrunnable (failed above).
+  for (const message of messages.values()) message.ack();
   await markBoarded(db, boarded);
+}
+
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
 }
 
 /**
@@ -81,7 +89,14 @@ export async function consumeJobs(
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = database(env.DB);
-  const valid = parsed(batch);
+  const [confirmed, valid] = partition(parsed(batch), (entry) => entry.boarded);
+  if (confirmed.length > 0) {
+    await markBoarded(
+      db,
+      confirmed.map((entry) => entry.jobId),
+    );
+    for (const { message } of confirmed) message.ack();
+  }
   const rows = valid.length
     ? await db
         .select({

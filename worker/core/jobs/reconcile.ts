@@ -8,6 +8,7 @@ import { and, asc, eq, isNull, lt } from "drizzle-orm";
 import { configFrom } from "../../config";
 import { database } from "../../db/client";
 import { jobs } from "../../db/schema";
+import { byBoard } from "./boards";
 import { type HandOff, handOff, loadBoardJobs, markBoarded } from "./dispatch";
 import { projectJobEvents } from "./projection";
 
@@ -48,15 +49,16 @@ export async function sweep(env: Env, now = Date.now(), via: Pick<HandOff, "toBo
   report.failed.push(...loaded.unrunnable.map((event) => event.jobId));
   const confirmed: string[] = [];
   await Promise.all(
-    loaded.jobs.map(async (job) => {
+    byBoard(loaded.jobs).map(async (group) => {
+      const ids = group.map((job) => job.id);
       try {
-        const result = (await via.toBoard(env, job)) as { added?: boolean } | undefined;
-        confirmed.push(job.id);
-        // A board that already held the job (and has now expired its lease if due) repaired nothing.
-        if (result?.added !== false) report.reboarded.push(job.id);
+        const { added } = await via.toBoard(env, group);
+        confirmed.push(...ids);
+        // A board that already held a job (and has now expired its lease if due) repaired nothing.
+        report.reboarded.push(...ids.filter((_, i) => added[i] !== false));
       } catch (error) {
-        report.failed.push(job.id);
-        console.error(JSON.stringify({ level: "warn", reconcile_failed: job.id, error: String(error) }));
+        report.failed.push(...ids);
+        console.error(JSON.stringify({ level: "warn", reconcile_failed: ids, error: String(error) }));
       }
     }),
   );
