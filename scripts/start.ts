@@ -15,7 +15,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { constants } from "node:os";
 import { createInterface } from "node:readline";
 import { randomSecret } from "../worker/auth/crypto";
-import { ROOT, WRANGLER, wranglerSync as wrangler } from "./lib/wrangler";
+import { ROOT, WRANGLER, WRANGLER_ENV, wranglerSync as wrangler } from "./lib/wrangler";
 import { type DemoCredentials, freshCredentials, seedSql } from "./seed";
 
 const STATE = ".state";
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const worker = spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(listenPort), ...PERSIST],
-    { stdio: "inherit" },
+    { stdio: "inherit", env: WRANGLER_ENV },
   );
   supervise([worker, startBridge(listenPort, creds)]);
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomSecret } from "../../worker/auth/crypto";
 import { type DemoCredentials, freshCredentials, seedSql } from "../seed";
-import { ROOT, WRANGLER, wranglerSync } from "./wrangler";
+import { ROOT, WRANGLER, WRANGLER_ENV, wranglerSync } from "./wrangler";
 
 export { ROOT };
 
@@ -88,7 +88,7 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
         "--show-interactive-dev-session=false",
         ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       ],
-      { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "1" } },
+      { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...WRANGLER_ENV, CI: "1" } },
     );
     const output = (chunk: Buffer) => options.onOutput?.(chunk.toString());
     child.stdout?.on("data", output);

@@ -6,6 +6,14 @@ export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 /**
+ * The environment wrangler runs in. Local dev would fetch `request.cf` from
+ * workers.cloudflare.com at start: offline (and here nothing but the npm
+ * registry is reachable) that prints a stack trace, then uses the placeholder
+ * it would get with the fetch disabled anyway.
+ */
+export const WRANGLER_ENV = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+
+/**
  * Runs a one-shot wrangler command, quietly unless it fails. stdin is not a
  * TTY and CI=1, so wrangler takes its non-interactive path: `d1 migrations
  * apply` answers its own "continue?" prompt with yes instead of waiting.
@@ -13,7 +21,7 @@ export const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js")
 export function wranglerSync(args: string[]): void {
   const result = spawnSync(process.execPath, [WRANGLER, ...args], {
     cwd: ROOT,
-    env: { ...process.env, CI: "1" },
+    env: { ...WRANGLER_ENV, CI: "1" },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
