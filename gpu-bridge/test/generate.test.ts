@@ -234,13 +234,19 @@ describe("generate_video with the local provider", () => {
     expect(meanAbsDiff(must(frames[0]), must(frames.at(-1)))).toBeGreaterThan(10);
   });
 
-  it("i2v starts on the given image and then moves away from it", async () => {
-    const result = await video({ width: 120, height: 72, frames: 12 }, { image: pictures.bars });
-    const frames = await rawFrames(result.file, { width: 60, height: 36, format: "gray" });
+  it("i2v starts on the given image and then moves away from it; a lower image_strength starts off it", async () => {
+    const [full, faint] = await Promise.all([
+      video({ width: 120, height: 72, frames: 12, image_strength: 1 }, { image: pictures.bars }),
+      video({ width: 120, height: 72, frames: 12, image_strength: 0.3 }, { image: pictures.bars }),
+    ]);
+    const frames = await rawFrames(full.file, { width: 60, height: 36, format: "gray" });
     const source = must((await rawFrames(pictures.bars, { width: 60, height: 36, format: "gray" }))[0]);
     expect(meanAbsDiff(source, must(frames[0]))).toBeLessThan(8);
     expect(meanAbsDiff(source, must(frames.at(-1)))).toBeGreaterThan(15);
     expect(meanAbsDiff(must(frames[0]), must(frames[1]))).toBeGreaterThan(0);
+    // At 0.3 the scene shows through the first frame: it is measurably not the image.
+    const faintFirst = must((await rawFrames(faint.file, { width: 60, height: 36, format: "gray" }))[0]);
+    expect(meanAbsDiff(source, faintFirst)).toBeGreaterThan(30);
   });
 
   it("ends exactly on last_image, fitted to the size", async () => {
@@ -258,6 +264,13 @@ describe("generate_video with the local provider", () => {
     const t2vFrames = await rawFrames(t2v.file, { width: 48, height: 32, format: "gray" });
     expect(meanAbsDiff(last, must(t2vFrames.at(-1)))).toBeLessThan(8);
     expect(meanAbsDiff(last, must(t2vFrames[0]))).toBeGreaterThan(15);
+    // A lower last_image_strength only tints the last frame.
+    const faint = await video(
+      { width: 96, height: 64, frames: 12, last_image_strength: 0.3 },
+      { last_image: pictures.chart },
+    );
+    const faintFrames = await rawFrames(faint.file, { width: 48, height: 32, format: "gray" });
+    expect(meanAbsDiff(last, must(faintFrames.at(-1)))).toBeGreaterThan(30);
   });
 
   it("previews a clip with a JPEG of its first frame", async () => {

@@ -85,6 +85,8 @@ const imageRequest = (extra: Partial<ImageRequest> = {}): ImageRequest => ({
   width: 64,
   height: 48,
   strength: 0.6,
+  sampler: "dpmpp_2m_karras",
+  clipSkip: 2,
   ...extra,
 });
 
@@ -94,6 +96,8 @@ const videoRequest = (extra: Partial<VideoRequest> = {}): VideoRequest => ({
   height: 64,
   fps: 10,
   frames: 15,
+  imageStrength: 1,
+  lastImageStrength: 1,
   ...extra,
 });
 
@@ -151,7 +155,16 @@ describe("replicate", () => {
     expect(create?.headers.prefer).toMatch(/^wait(=\d+)?$/);
     expect(create?.body).toEqual({
       version: "acme/imagine",
-      input: { prompt: "a lighthouse", seed: 42, width: 64, height: 48, num_inference_steps: 20, guidance_scale: 5 },
+      input: {
+        prompt: "a lighthouse",
+        seed: 42,
+        width: 64,
+        height: 48,
+        num_inference_steps: 20,
+        guidance_scale: 5,
+        sampler: "dpmpp_2m_karras",
+        clip_skip: 2,
+      },
     });
     // Finished within the create's wait: nothing to poll. The output came from the CDN path without the token.
     expect(replicate.of("GET", /^\/v1\/predictions\//)).toHaveLength(0);
@@ -177,6 +190,37 @@ describe("replicate", () => {
       .input;
     expect(input.image).toMatch(/^data:image\/png;base64,iVBORw0KGgo/);
     expect(input.prompt_strength).toBe(0.3);
+  });
+
+  it("sends each video picture with its strength, and lighting_variant only when the job gives one", async () => {
+    const { context } = await contextFor();
+    const inputOf = (n: number) =>
+      (must(replicate.of("POST", /^\/v1\/predictions$/)[n]).body as { input: Record<string, unknown> }).input;
+    // A job written before sampler and clip_skip existed sends neither: the model's defaults hold.
+    await replicateProvider().generateImage(imageRequest({ sampler: undefined, clipSkip: undefined }), context);
+    expect(inputOf(0)).not.toHaveProperty("sampler");
+    expect(inputOf(0)).not.toHaveProperty("clip_skip");
+    replicate.behaviour = { ...replicate.behaviour, output: "video" };
+    const request = videoRequest({
+      image: files.picture,
+      imageStrength: 0.4,
+      lastImage: files.picture,
+      lastImageStrength: 0.7,
+      lightingVariant: "golden hour",
+    });
+    await replicateProvider().generateVideo(request, context);
+    expect(inputOf(1)).toMatchObject({
+      image: expect.stringMatching(/^data:image\/png;base64,/),
+      image_strength: 0.4,
+      last_image: expect.stringMatching(/^data:image\/png;base64,/),
+      last_image_strength: 0.7,
+      lighting_variant: "golden hour",
+    });
+    // From a prompt alone: no pictures, so no strengths, and no lighting_variant.
+    await replicateProvider().generateVideo(videoRequest(), context);
+    expect(Object.keys(inputOf(2)).sort()).toEqual(
+      ["fps", "guidance_scale", "height", "num_frames", "num_inference_steps", "prompt", "seed", "width"].sort(),
+    );
   });
 
   it("fails a refused token (401) as not retryable, without echoing the token", async () => {
@@ -265,8 +309,16 @@ describe("comfyui", () => {
       client_id: string;
     };
     expect(queued.client_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(queued.prompt["3"]?.inputs).toMatchObject({ seed: 42, steps: 20, cfg: 5, denoise: 0.6 });
+    expect(queued.prompt["3"]?.inputs).toMatchObject({
+      seed: 42,
+      steps: 20,
+      cfg: 5,
+      denoise: 0.6,
+      sampler_name: "dpmpp_2m",
+      scheduler: "karras",
+    });
     expect(queued.prompt["5"]?.inputs).toMatchObject({ width: 64, height: 48 });
+    expect(queued.prompt["11"]?.inputs).toMatchObject({ stop_at_clip_layer: -2 });
     // The prompt arrives exactly as given: its quotes, backslash and braces are data, not template.
     expect(queued.prompt["6"]?.inputs.text).toBe(prompt);
     expect(queued.prompt["7"]?.inputs.text).toBe("blurry, fog");
@@ -307,6 +359,41 @@ describe("comfyui", () => {
       prompt: Record<string, { inputs: Record<string, unknown> }>;
     };
     expect(queued.prompt["20"]?.inputs).toMatchObject({ length: 18, frame_rate: 12 });
+    // No lighting_variant: the placeholder is empty, not missing.
+    expect(queued.prompt["6"]?.inputs.text).toBe("a lighthouse, lit ");
+  });
+
+  it("names each sampler as KSampler does, and fills the video's strengths and lighting", async () => {
+    const { context } = await contextFor();
+    const samplers = [
+      ["euler", "euler", "normal"],
+      ["euler_a", "euler_ancestral", "normal"],
+      ["dpmpp_2m", "dpmpp_2m", "normal"],
+      ["dpmpp_2m_karras", "dpmpp_2m", "karras"],
+      ["dpmpp_sde", "dpmpp_sde", "normal"],
+      ["ddim", "ddim", "ddim_uniform"],
+      ["lcm", "lcm", "normal"],
+    ] as const;
+    for (const [sampler] of samplers) {
+      await comfyProvider().generateImage(imageRequest({ sampler, clipSkip: 1 }), context);
+    }
+    const queued = comfy
+      .of("POST", "/prompt")
+      .map((r) => (r.body as { prompt: Record<string, { inputs: Record<string, unknown> }> }).prompt);
+    expect(queued.map((prompt) => [prompt["3"]?.inputs.sampler_name, prompt["3"]?.inputs.scheduler])).toEqual(
+      samplers.map(([, name, scheduler]) => [name, scheduler]),
+    );
+    expect(queued[0]?.["11"]?.inputs.stop_at_clip_layer).toBe(-1);
+
+    comfy.reset();
+    comfy.behaviour = { ...comfy.behaviour, output: "video" };
+    const request = videoRequest({ imageStrength: 0.25, lastImageStrength: 0.5, lightingVariant: "neon" });
+    await comfyProvider().generateVideo(request, context);
+    const video = must(comfy.of("POST", "/prompt")[0]).body as {
+      prompt: Record<string, { inputs: Record<string, unknown> }>;
+    };
+    expect(video.prompt["21"]?.inputs).toEqual({ start_strength: 0.25, end_strength: 0.5 });
+    expect(video.prompt["6"]?.inputs.text).toBe("a lighthouse, lit neon");
   });
 
   it("fails a workflow ComfyUI rejects (400) as not retryable, with its message", async () => {
@@ -354,6 +441,10 @@ describe("comfyui", () => {
       comfyProvider({ image: files.workflows.img2img }).generateImage(imageRequest(), context),
     );
     expect(missing).toMatchObject({ code: "input_missing", retryable: false });
+    // A job written before sampler existed has none to give a workflow that uses it.
+    const older = await failure(comfyProvider().generateImage(imageRequest({ sampler: undefined }), context));
+    expect(older).toMatchObject({ code: "input_missing", retryable: false });
+    expect(older.message).toContain("{{sampler}}");
     expect(comfy.of("POST", "/prompt")).toHaveLength(0);
   });
 });
@@ -428,7 +519,15 @@ describe("provider configuration", () => {
     );
     const handler = createGenerateImageHandler(() => registry);
     const { context } = await contextFor();
-    const params = { prompt: "a lighthouse", seed: 7, width: 70, height: 50, provider: "replicate" };
+    const params = {
+      prompt: "a lighthouse",
+      seed: 7,
+      width: 70,
+      height: 50,
+      provider: "replicate",
+      sampler: "ddim",
+      clip_skip: 3,
+    };
     const result = await handler.run({
       job: { ...newJob({}), job_type: "generate_image", params },
       inputs: new Map(),
@@ -444,6 +543,8 @@ describe("provider configuration", () => {
       width: 70,
       height: 50,
     });
+    const { input } = must(replicate.of("POST", /^\/v1\/predictions$/)[0]).body as { input: Record<string, unknown> };
+    expect(input).toMatchObject({ sampler: "ddim", clip_skip: 3 });
   });
 });
 
@@ -451,8 +552,17 @@ describe("provider configuration", () => {
 async function writeWorkflows(into: string): Promise<Record<string, string>> {
   const sampler = {
     class_type: "KSampler",
-    inputs: { seed: "{{seed}}", steps: "{{steps}}", cfg: "{{guidance}}", denoise: "{{strength}}", model: ["4", 0] },
+    inputs: {
+      seed: "{{seed}}",
+      steps: "{{steps}}",
+      cfg: "{{guidance}}",
+      denoise: "{{strength}}",
+      sampler_name: "{{sampler}}",
+      scheduler: "{{scheduler}}",
+      model: ["4", 0],
+    },
   };
+  const clipSkip = { class_type: "CLIPSetLastLayer", inputs: { stop_at_clip_layer: "{{clip_skip}}", clip: ["4", 1] } };
   const text = {
     "6": { class_type: "CLIPTextEncode", inputs: { text: "{{prompt}}", clip: ["4", 1] } },
     "7": { class_type: "CLIPTextEncode", inputs: { text: "blurry, {{negative_prompt}}", clip: ["4", 1] } },
@@ -461,14 +571,21 @@ async function writeWorkflows(into: string): Promise<Record<string, string>> {
   const workflows: Record<string, unknown> = {
     txt2img: {
       "3": sampler,
+      "11": clipSkip,
       "5": { class_type: "EmptyLatentImage", inputs: { width: "{{width}}", height: "{{height}}", batch_size: 1 } },
       ...text,
       ...save,
     },
     img2img: { "3": sampler, "10": { class_type: "LoadImage", inputs: { image: "{{image}}" } }, ...text, ...save },
     video: {
-      "3": { ...sampler, inputs: { ...sampler.inputs, denoise: 1 } },
+      // Video jobs have no sampler: the workflow fixes its own.
+      "3": { ...sampler, inputs: { ...sampler.inputs, denoise: 1, sampler_name: "euler", scheduler: "simple" } },
       ...text,
+      "6": { class_type: "CLIPTextEncode", inputs: { text: "{{prompt}}, lit {{lighting_variant}}", clip: ["4", 1] } },
+      "21": {
+        class_type: "WanFirstLastFrameToVideo",
+        inputs: { start_strength: "{{image_strength}}", end_strength: "{{last_image_strength}}" },
+      },
       "20": {
         class_type: "VHS_VideoCombine",
         inputs: { length: "{{frames}}", frame_rate: "{{fps}}", width: "{{width}}", height: "{{height}}" },

@@ -70,6 +70,8 @@ describe("POST /generate", () => {
       guidance: 3.5,
       width: 256,
       height: 256,
+      sampler: "euler_a",
+      clip_skip: 2,
     });
   });
 
@@ -80,7 +82,15 @@ describe("POST /generate", () => {
     expect((await taskRecord(body.task_id)).request).toMatchObject({ model: "phr00t", label: "Wan-Remix" });
     const job = await jobRow(body.task_id);
     expect(job.jobType).toBe("generate_video");
-    expect(job.params).toMatchObject({ steps: 4, guidance: 1, frames: 9, fps: 8 });
+    expect(job.params).toMatchObject({
+      steps: 4,
+      guidance: 1,
+      frames: 9,
+      fps: 8,
+      image_strength: 1,
+      last_image_strength: 1,
+    });
+    expect(job.params).not.toHaveProperty("lighting_variant");
     // A video waits at most 30 minutes to start.
     const task = await taskRecord(body.task_id);
     expect(Math.abs((task.startDeadlineAt?.getTime() ?? 0) - task.createdAt.getTime() - 1_800_000)).toBeLessThan(1000);
@@ -97,6 +107,14 @@ describe("POST /generate", () => {
     expect((await jobRow(defaulted.task_id)).params.seed).toBe(defaulted.seed);
     const given = await accepted({ ...IMAGE, seed: 12345 });
     expect(given.seed).toBe(12345);
+  });
+
+  it("carries the sampler and clip_skip to the job, and records them as sent", async () => {
+    const body = await accepted({ ...IMAGE, model: "pony", sampler: "dpmpp_2m_karras", clip_skip: 4 });
+    expect((await jobRow(body.task_id)).params).toMatchObject({ sampler: "dpmpp_2m_karras", clip_skip: 4 });
+    expect((await taskRecord(body.task_id)).request).toMatchObject({
+      parameters: { sampler: "dpmpp_2m_karras", clip_skip: 4 },
+    });
   });
 
   it("folds cfg_scale and cfg into guidance_scale", async () => {
@@ -148,15 +166,26 @@ describe("POST /generate", () => {
       });
     });
 
-    it("i2v from a JPEG data URI; first_last_frame as image and last_image", async () => {
+    it("i2v from a JPEG data URI; first_last_frame as image and last_image; each with its strength", async () => {
       const i2v = await accepted({
         ...VIDEO,
         mode: "i2v",
         reference_image: dataUri(imageBytes(80, "image/jpeg"), "image/jpeg"),
+        reference_strength: 0.4,
+        lighting_variant: "  golden hour ",
       });
       const i2vJob = await jobRow(i2v.task_id);
       expect(Object.keys(i2vJob.inputs)).toEqual(["image"]);
       expect((await inputArtifact(i2vJob.inputs.image)).row.contentType).toBe("image/jpeg");
+      expect(i2vJob.params).toMatchObject({
+        image_strength: 0.4,
+        last_image_strength: 1,
+        lighting_variant: "golden hour",
+      });
+      // The record keeps the request's own names.
+      expect((await taskRecord(i2v.task_id)).request).toMatchObject({
+        parameters: { reference_strength: 0.4, lighting_variant: "golden hour" },
+      });
 
       const [first, last] = [imageBytes(90), imageBytes(120)];
       const flf = await accepted({
@@ -164,10 +193,16 @@ describe("POST /generate", () => {
         mode: "first_last_frame",
         first_frame_image: dataUri(first),
         last_frame_image: dataUri(last),
+        first_strength: 0.2,
+        last_strength: 0.7,
       });
       const job = await jobRow(flf.task_id);
       expect((await inputArtifact(job.inputs.image)).bytes).toEqual(first);
       expect((await inputArtifact(job.inputs.last_image)).bytes).toEqual(last);
+      expect(job.params).toMatchObject({ image_strength: 0.2, last_image_strength: 0.7 });
+      expect((await taskRecord(flf.task_id)).request).toMatchObject({
+        parameters: { first_strength: 0.2, last_strength: 0.7 },
+      });
     });
 
     it("arbitrary_frame (anisora): one input per keyframe, pinned at its index", async () => {

@@ -2,9 +2,11 @@
  * The job types every surface dispatches and every GPU bridge runs. A job type
  * names the capabilities (contract 003's `domain.function@N`) an agent must
  * declare to see it, the inputs it reads and the result it must submit.
- * Only zod is imported: the Worker and the GPU bridge both read this table.
+ * Only zod and the model catalog (zod only itself, for its sampler names) are
+ * imported: the Worker and the GPU bridge both read this table.
  */
 import { z } from "zod";
+import { SAMPLERS } from "./models";
 
 /** `domain.function@N`: dotted lower-case words, then a major version. */
 export const CAPABILITY_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+@[1-9][0-9]*$/;
@@ -183,6 +185,10 @@ export const JOB_TYPES = {
         height: z.number().int().min(16).max(4096),
         /** img2img: how far from the given image to move, 0..1. */
         strength: z.number().min(0).max(1).default(0.6),
+        // Optional, not defaulted: jobs written before they existed still parse, and a provider then sends none.
+        sampler: z.enum(SAMPLERS).optional(),
+        /** CLIP layers skipped from the end (1 = none). */
+        clip_skip: z.number().int().min(1).max(12).optional(),
       })
       .strict(),
     facts: z.object({ ...providerFacts, width: pixels, height: pixels }).strict(),
@@ -210,6 +216,12 @@ export const JOB_TYPES = {
         height: z.number().int().min(16).max(4096),
         fps: z.number().int().min(1).max(120),
         frames: z.number().int().min(1).max(2000),
+        /** Weight of input `image`, 0..1 (i2v's reference_strength, first_last_frame's first_strength). */
+        image_strength: z.number().min(0).max(1).default(1),
+        /** Weight of input `last_image`, 0..1 (first_last_frame's last_strength). */
+        last_image_strength: z.number().min(0).max(1).default(1),
+        /** A free-form lighting hint, passed to providers that take one. */
+        lighting_variant: z.string().trim().min(1).max(64).optional(),
         /** Frames the clip passes through: the input named `input` shown at frame `index`, weighted by `strength`. */
         keyframes: z
           .array(

@@ -154,7 +154,9 @@ function videoParams(rules: Rules) {
   });
 }
 
+/** Sampler names as clients send them; the generate_image job carries the same names (job-types.ts). */
 export const SAMPLERS = ["euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "dpmpp_sde", "ddim", "lcm"] as const;
+export type Sampler = (typeof SAMPLERS)[number];
 
 function imageParams(rules: Rules) {
   return z.object({

@@ -37,6 +37,8 @@ export function createGenerateImageHandler(registry: () => ProviderRegistry = re
           width: params.width,
           height: params.height,
           strength: params.strength,
+          sampler: params.sampler,
+          clipSkip: params.clip_skip,
           image: context.inputs.get("image")?.path,
         },
         providerContext(context),

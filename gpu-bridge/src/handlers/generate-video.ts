@@ -57,7 +57,10 @@ export function createGenerateVideoHandler(registry: () => ProviderRegistry = re
           fps: params.fps,
           frames: params.frames,
           image: context.inputs.get("image")?.path,
+          imageStrength: params.image_strength,
           lastImage: context.inputs.get("last_image")?.path,
+          lastImageStrength: params.last_image_strength,
+          lightingVariant: params.lighting_variant,
           keyframes: params.keyframes.map((keyframe) => {
             const input = context.inputs.get(keyframe.input);
             if (!input) {

@@ -5,11 +5,18 @@
  *
  * Placeholders: {{prompt}} {{negative_prompt}} {{seed}} {{width}} {{height}}
  * {{steps}} {{guidance}}, and {{model}} when the job names one (params.model
- * other than "local"); images also {{strength}} and, for img2img, {{image}};
- * videos also {{frames}} {{fps}} and, when given, {{image}} (first frame) and
+ * other than "local"); images also {{strength}}, {{sampler}} and {{scheduler}}
+ * (KSampler's sampler_name and scheduler: euler_a is euler_ancestral/normal,
+ * dpmpp_2m_karras is dpmpp_2m/karras, ddim is ddim/ddim_uniform…),
+ * {{clip_skip}} (negative, as CLIPSetLastLayer's stop_at_clip_layer wants:
+ * clip_skip 2 is -2) and, for img2img, {{image}}; videos also {{frames}}
+ * {{fps}} {{image_strength}} {{last_image_strength}} (0..1), {{lighting_variant}}
+ * (empty when the job has none) and, when given, {{image}} (first frame) and
  * {{last_image}}. {{image}} / {{last_image}} become the names of the uploaded
  * pictures, as LoadImage expects them. A workflow using a placeholder the job
- * leaves empty ({{image}} without an image) fails the job as input_missing.
+ * leaves empty ({{image}} without an image; {{sampler}}, {{scheduler}} or
+ * {{clip_skip}} in a job written before those existed) fails the job as
+ * input_missing.
  *
  * Values are inserted as JSON values, never spliced into JSON text, so a
  * prompt cannot break out of its string: a value that is exactly "{{seed}}"
@@ -25,7 +32,21 @@ const PLACEHOLDER = /\{\{([a-z_]+)\}\}/g;
 const WHOLE = /^\{\{([a-z_]+)\}\}$/;
 
 export const PLACEHOLDERS = {
-  image: ["prompt", "negative_prompt", "seed", "width", "height", "steps", "guidance", "model", "strength", "image"],
+  image: [
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "width",
+    "height",
+    "steps",
+    "guidance",
+    "model",
+    "strength",
+    "sampler",
+    "scheduler",
+    "clip_skip",
+    "image",
+  ],
   video: [
     "prompt",
     "negative_prompt",
@@ -38,7 +59,10 @@ export const PLACEHOLDERS = {
     "fps",
     "frames",
     "image",
+    "image_strength",
     "last_image",
+    "last_image_strength",
+    "lighting_variant",
   ],
 } as const;
 

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import type { Sampler } from "../../../worker/contracts/models";
 import { JobError } from "../errors";
 import { abortReason, sleep } from "../retry";
 import { fillWorkflow, loadWorkflow, PLACEHOLDERS, type PlaceholderValues } from "./comfyui-workflow";
@@ -54,6 +55,20 @@ const EXTENSIONS = {
 };
 const CANCEL_TIMEOUT_MS = 5000;
 
+/**
+ * The contract's samplers as ComfyUI's KSampler names them: its sampler_name
+ * and the scheduler (noise schedule) that the contract's name implies.
+ */
+const COMFY_SAMPLERS: Record<Sampler, { sampler: string; scheduler: string }> = {
+  euler: { sampler: "euler", scheduler: "normal" },
+  euler_a: { sampler: "euler_ancestral", scheduler: "normal" },
+  dpmpp_2m: { sampler: "dpmpp_2m", scheduler: "normal" },
+  dpmpp_2m_karras: { sampler: "dpmpp_2m", scheduler: "karras" },
+  dpmpp_sde: { sampler: "dpmpp_sde", scheduler: "normal" },
+  ddim: { sampler: "ddim", scheduler: "ddim_uniform" },
+  lcm: { sampler: "lcm", scheduler: "normal" },
+};
+
 export function createComfyUiProvider(config: ComfyUiConfig, options: ComfyUiOptions): Provider {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const auth: Record<string, string> = config.token ? { authorization: `Bearer ${config.token}` } : {};
@@ -62,7 +77,14 @@ export function createComfyUiProvider(config: ComfyUiConfig, options: ComfyUiOpt
     const workflowFile = needWorkflow(config.imageWorkflow, "IMAGE");
     const size = { width: request.width, height: request.height };
     const template = await loadWorkflow(workflowFile);
-    const values: PlaceholderValues = { ...baseValues(request), ...size, strength: request.strength };
+    const values: PlaceholderValues = {
+      ...baseValues(request),
+      ...size,
+      strength: request.strength,
+      ...(request.sampler ? COMFY_SAMPLERS[request.sampler] : {}),
+      // CLIPSetLastLayer counts from the end: clip_skip 2 is stop_at_clip_layer -2.
+      clip_skip: request.clipSkip === undefined ? undefined : -request.clipSkip,
+    };
     if (request.image) values.image = await upload(request.image, "image", size, context);
     const workflow = fillWorkflow(template, values, PLACEHOLDERS.image);
     const output = await execute(workflow, "image", context);
@@ -83,7 +105,16 @@ export function createComfyUiProvider(config: ComfyUiConfig, options: ComfyUiOpt
     const workflowFile = needWorkflow(config.videoWorkflow, "VIDEO");
     const size = { width: request.width, height: request.height };
     const template = await loadWorkflow(workflowFile);
-    const values: PlaceholderValues = { ...baseValues(request), ...size, fps: request.fps, frames: request.frames };
+    const values: PlaceholderValues = {
+      ...baseValues(request),
+      ...size,
+      fps: request.fps,
+      frames: request.frames,
+      image_strength: request.imageStrength,
+      last_image_strength: request.lastImageStrength,
+      // Empty rather than missing: a workflow that splices it into a prompt still runs without one.
+      lighting_variant: request.lightingVariant ?? "",
+    };
     if (request.image) values.image = await upload(request.image, "image", size, context);
     if (request.lastImage) values.last_image = await upload(request.lastImage, "last_image", size, context);
     const workflow = fillWorkflow(template, values, PLACEHOLDERS.video);

@@ -8,11 +8,18 @@
  *   `strength` (0 = the image, 1 = the scene).
  * - t2v: the scene animated (every wave's phase moves with time).
  * - i2v: the given image as the first frame, then the camera zooms toward the
- *   scene's focus point while the animated scene fades in to 30 %.
- * - last_image: the last 40 % of the clip crossfades onto it, ending exactly on it.
+ *   scene's focus point while the animated scene fades in to 30 %. Below an
+ *   `imageStrength` of 1 the image lies over the scene at that weight, as a
+ *   keyframe does, so the first frame already shows the scene through it.
+ * - last_image: the last 40 % of the clip crossfades onto it, ending exactly on it
+ *   (at `lastImageStrength` 1; lower, the last frame shows it at that weight).
  * - keyframes: each shows exactly at its frame (weighted by its strength),
  *   fading in and out over an eighth of the clip on either side.
  * Videos are in the clip format with a silent AAC track and an MP4 comment.
+ *
+ * `sampler`, `clipSkip` and `lightingVariant` steer a diffusion model; there
+ * is none here, so they are accepted and left unused (the scene does not
+ * change with them).
  */
 import path from "node:path";
 import { clipAudioArgs, clipVideoArgs, MP4_ARGS } from "../media/clip-format";
@@ -93,8 +100,23 @@ async function generateVideo(request: VideoRequest, context: ProviderContext): P
         `zoompan=z='1+${(scene.zoom - 1).toFixed(4)}*on/${last}':` +
         `x='(iw-iw/zoom)*${scene.focus.x.toFixed(4)}':y='(ih-ih/zoom)*${scene.focus.y.toFixed(4)}':` +
         `d=${frames}:s=${width}x${height}:fps=${fps}[moving]`,
-      `[0:v]format=gbrap,colorchannelmixer=aa=${I2V_SCENE_MIX},fade=t=in:s=0:n=${last}:alpha=1[veil]`,
-      `[moving][veil]overlay=format=gbrp:shortest=1[mixed]`,
+    );
+    let moving = "moving";
+    let veil = "0:v";
+    // At full strength the image is the base as it is; the extra overlay is added only below it, so
+    // strength 1 renders exactly what it always did.
+    if (request.imageStrength < 1) {
+      graph.push(
+        "[0:v]split[under][over]",
+        `[moving]format=gbrap,colorchannelmixer=aa=${request.imageStrength.toFixed(4)}[translucent]`,
+        "[under][translucent]overlay=format=gbrp:shortest=1[blended]",
+      );
+      moving = "blended";
+      veil = "over";
+    }
+    graph.push(
+      `[${veil}]format=gbrap,colorchannelmixer=aa=${I2V_SCENE_MIX},fade=t=in:s=0:n=${last}:alpha=1[veil]`,
+      `[${moving}][veil]overlay=format=gbrp:shortest=1[mixed]`,
     );
     current = "mixed";
   }
@@ -103,10 +125,12 @@ async function generateVideo(request: VideoRequest, context: ProviderContext): P
     const index = nextInput++;
     inputs.push("-i", request.lastImage);
     const fadeStart = Math.floor(last * LAST_IMAGE_FADE_START);
+    // Weighted like a keyframe; at full strength no mixer, so strength 1 renders exactly what it always did.
+    const weight = request.lastImageStrength < 1 ? `colorchannelmixer=aa=${request.lastImageStrength.toFixed(4)},` : "";
     // zoompan with no zoom turns the still into exactly `frames` frames at the clip's rate.
     graph.push(
       `[${index}:v]trim=end_frame=1,${coverFilter(width, height)},zoompan=z=1:d=${frames}:s=${width}x${height}:fps=${fps},` +
-        `format=gbrap,fade=t=in:s=${fadeStart}:n=${last - fadeStart}:alpha=1[ending]`,
+        `format=gbrap,${weight}fade=t=in:s=${fadeStart}:n=${last - fadeStart}:alpha=1[ending]`,
       `[${current}][ending]overlay=format=gbrp:shortest=1[faded]`,
     );
     current = "faded";

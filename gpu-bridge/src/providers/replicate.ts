@@ -7,9 +7,11 @@
  *
  * Inputs sent (models ignore what they do not know): prompt, negative_prompt
  * (when given), seed, width, height, num_inference_steps, guidance_scale; for
- * images also image + prompt_strength (img2img); for videos num_frames, fps,
- * image (first frame) and last_image. Images go as data: URLs of a PNG fitted
- * to the requested size.
+ * images also sampler and clip_skip (when the job has them; the contract's
+ * sampler names, e.g. euler_a, dpmpp_2m_karras) and image + prompt_strength
+ * (img2img); for videos num_frames, fps, image + image_strength (first frame),
+ * last_image + last_image_strength, and lighting_variant (when given). Images
+ * go as data: URLs of a PNG fitted to the requested size.
  *
  * The only URLs requested are the configured base and the `urls.get` /
  * `urls.cancel` Replicate returns, and only when they are on the base's own
@@ -56,7 +58,11 @@ export function createReplicateProvider(config: ReplicateConfig, options: Replic
   async function generateImage(request: ImageRequest, context: ProviderContext): Promise<Generated> {
     const model = pickModel(request.model, config.imageModel, "image");
     const size = { width: request.width, height: request.height };
-    const input: Record<string, unknown> = { ...baseInput(request), ...size };
+    const input: Record<string, unknown> = {
+      ...baseInput(request),
+      ...size,
+      ...given({ sampler: request.sampler, clip_skip: request.clipSkip }),
+    };
     if (request.image) {
       input.image = await asDataUrl(request.image, "replicate-input-image.png", size, context);
       input.prompt_strength = request.strength;
@@ -77,10 +83,16 @@ export function createReplicateProvider(config: ReplicateConfig, options: Replic
       ...size,
       num_frames: request.frames,
       fps: request.fps,
+      ...given({ lighting_variant: request.lightingVariant }),
     };
-    if (request.image) input.image = await asDataUrl(request.image, "replicate-input-image.png", size, context);
+    // Each weight goes with its image: alone it would mean nothing.
+    if (request.image) {
+      input.image = await asDataUrl(request.image, "replicate-input-image.png", size, context);
+      input.image_strength = request.imageStrength;
+    }
     if (request.lastImage) {
       input.last_image = await asDataUrl(request.lastImage, "replicate-input-last.png", size, context);
+      input.last_image_strength = request.lastImageStrength;
     }
     const output = await predict(model, input, context);
     const { hasAudio } = await checkProviderOutput(output, "replicate", context.signal);
@@ -198,6 +210,11 @@ function baseInput(request: ImageRequest | VideoRequest): Record<string, unknown
     num_inference_steps: request.steps,
     guidance_scale: request.guidance,
   };
+}
+
+/** The entries that have a value: an input the job leaves out is not sent, so the model's own default holds. */
+function given(inputs: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(inputs).filter(([, value]) => value !== undefined));
 }
 
 /** The image fitted to the requested size as a PNG data: URL (also rejects unreadable input as bad input). */

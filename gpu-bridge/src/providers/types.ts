@@ -5,6 +5,7 @@
  * job type promises (a PNG of the exact size; an MP4 in the clip format with
  * exactly `frames` frames), so the handlers never care which provider ran.
  */
+import type { Sampler } from "../../../worker/contracts/models";
 
 /** What every request carries, from the job's params (worker/contracts/job-types.ts). */
 export interface GenerationBase {
@@ -24,6 +25,10 @@ export interface ImageRequest extends GenerationBase {
   image?: string;
   /** img2img: how far from the given image to move, 0..1. */
   strength: number;
+  /** The contract's sampler name; absent in jobs older than the field (send none, the model picks). */
+  sampler?: Sampler;
+  /** CLIP layers skipped from the end, 1..12 (1 = none); absent like sampler. */
+  clipSkip?: number;
 }
 
 export interface VideoRequest extends GenerationBase {
@@ -34,8 +39,14 @@ export interface VideoRequest extends GenerationBase {
   frames: number;
   /** i2v: the first frame. */
   image?: string;
+  /** How closely the clip starts on `image`, 0..1 (1: the first frame is the image). */
+  imageStrength: number;
   /** The frame the clip should end on. */
   lastImage?: string;
+  /** How closely the clip ends on `lastImage`, 0..1 (1: the last frame is the image). */
+  lastImageStrength: number;
+  /** A free-form lighting hint (≤ 64 characters), when the job gives one. */
+  lightingVariant?: string;
   /** Frames the clip passes through: the picture at `path` shown at frame `index`, weighted by `strength`. */
   keyframes?: { path: string; index: number; strength: number }[];
 }

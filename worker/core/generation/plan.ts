@@ -6,7 +6,14 @@
  */
 import type { Config } from "../../config";
 import type { JobType } from "../../contracts/job-types";
-import { type GenerationMode, type GenerationType, MAX_SEED, MODE_IMAGES, type ModelId } from "../../contracts/models";
+import {
+  type GenerationMode,
+  type GenerationType,
+  MAX_SEED,
+  MODE_IMAGES,
+  type ModelId,
+  type VideoParams,
+} from "../../contracts/models";
 import type { NewJob } from "../jobs/dispatch";
 import type { StoredImages } from "./images";
 import type { GenerationRequest } from "./request";
@@ -60,6 +67,21 @@ export function settleSeed(seed: number): number {
   return seed === -1 ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % (MAX_SEED + 1) : seed;
 }
 
+/**
+ * The weights of the job's `image` and `last_image` inputs, which each mode
+ * names its own way; 1 (the job's default) where the mode has no such image.
+ */
+function imageStrengths(
+  mode: GenerationMode,
+  params: VideoParams,
+): { image_strength: number; last_image_strength: number } {
+  if (mode === "i2v") return { image_strength: params.reference_strength, last_image_strength: 1 };
+  if (mode === "first_last_frame") {
+    return { image_strength: params.first_strength, last_image_strength: params.last_strength };
+  }
+  return { image_strength: 1, last_image_strength: 1 };
+}
+
 export function planGeneration(
   request: GenerationRequest,
   seed: number,
@@ -89,7 +111,12 @@ export function planGeneration(
   if (request.type === "image") {
     job = {
       jobType: JOB_TYPE_OF.image,
-      params: { ...base, strength: request.params.denoising_strength },
+      params: {
+        ...base,
+        strength: request.params.denoising_strength,
+        sampler: request.params.sampler,
+        clip_skip: request.params.clip_skip,
+      },
       inputs: images.inputs,
     };
   } else {
@@ -107,6 +134,8 @@ export function planGeneration(
         ...base,
         fps: request.params.fps,
         frames: request.params.num_frames,
+        ...imageStrengths(request.mode, request.params),
+        lighting_variant: request.params.lighting_variant,
         keyframes: (arbitrary_frames ?? []).map((frame) => ({
           input: `frame_${frame.frame_index}`,
           index: frame.frame_index,
