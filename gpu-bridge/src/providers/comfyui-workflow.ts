@@ -31,31 +31,13 @@ export type PlaceholderValues = Record<string, string | number | undefined>;
 const PLACEHOLDER = /\{\{([a-z_]+)\}\}/g;
 const WHOLE = /^\{\{([a-z_]+)\}\}$/;
 
+/** What every generation fills in: the prompt, the seed, the size and the model's sampling settings. */
+const SHARED = ["prompt", "negative_prompt", "seed", "width", "height", "steps", "guidance", "model"] as const;
+
 export const PLACEHOLDERS = {
-  image: [
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "width",
-    "height",
-    "steps",
-    "guidance",
-    "model",
-    "strength",
-    "sampler",
-    "scheduler",
-    "clip_skip",
-    "image",
-  ],
+  image: [...SHARED, "strength", "sampler", "scheduler", "clip_skip", "image"],
   video: [
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "width",
-    "height",
-    "steps",
-    "guidance",
-    "model",
+    ...SHARED,
     "fps",
     "frames",
     "image",
