@@ -29,7 +29,7 @@ export interface Bed {
 const FORMAT = `aformat=sample_fmts=fltp:sample_rates=${CLIP_FORMAT.sampleRate}:channel_layouts=stereo`;
 
 /** ffmpeg inputs and filtergraph for the audio; pure, so its shape is testable. */
-export function audioGraph(clips: readonly ClipSound[], bed: Bed | null): { inputs: string[]; filter: string } {
+function audioGraph(clips: readonly ClipSound[], bed: Bed | null): { inputs: string[]; filter: string } {
   const inputs: string[] = [];
   const chains: string[] = [];
   const input = (file: string) => {

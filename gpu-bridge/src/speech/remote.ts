@@ -21,7 +21,7 @@ export interface RemoteRequest {
 }
 
 /** The request body: words per minute become OpenAI's speed factor (0.25–4, 1 = normal). */
-export function speechRequestBody(config: RemoteTtsConfig, request: RemoteRequest): Record<string, unknown> {
+function speechRequestBody(config: RemoteTtsConfig, request: RemoteRequest): Record<string, unknown> {
   const speed = Math.min(4, Math.max(0.25, request.wordsPerMinute / NORMAL_WORDS_PER_MINUTE));
   return {
     model: config.model,
