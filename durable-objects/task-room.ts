@@ -11,6 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, notInArray } from "drizzle-orm";
+import { configFrom } from "../worker/config";
 import type { JobStatus } from "../worker/contracts/agent-protocol";
 import type { JobError, JobEvent, Progress } from "../worker/core/jobs/types";
 import { database } from "../worker/db/client";
@@ -79,6 +80,12 @@ export class TaskRoom extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.createTables();
+    // Keep-alives are answered without waking the object.
+    this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  private createTables(): void {
     this.ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, progress REAL NOT NULL,
         stage TEXT, message TEXT, error TEXT, attempt INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);
@@ -94,8 +101,24 @@ export class TaskRoom extends DurableObject<Env> {
     if (!columns.includes("progressed_at")) {
       this.ctx.storage.sql.exec(`ALTER TABLE jobs ADD COLUMN progressed_at INTEGER`);
     }
-    // Keep-alives are answered without waking the object.
-    this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  /**
+   * TASK_ROOM_KEEP_S after its task finished, a room lets go of its storage:
+   * its events were the live view, and D1 keeps the record. Watchers still
+   * connected are closed; a later call rebuilds the story from D1.
+   */
+  override async alarm(): Promise<void> {
+    if (!this.finished()) return;
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, "task archived");
+    await this.ctx.storage.deleteAll();
+    this.createTables();
+  }
+
+  /** Arms the clean-up once the task has finished (each time is harmless: the later time wins). */
+  private async keepUntilArchived(): Promise<void> {
+    if (!this.finished()) return;
+    await this.ctx.storage.setAlarm(Date.now() + configFrom(this.env).TASK_ROOM_KEEP_S * 1000);
   }
 
   /** The task's jobs, and its first event ("Queued", at the task's creation). Once. */
@@ -268,6 +291,7 @@ export class TaskRoom extends DurableObject<Env> {
         const error = row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null;
         this.record(taskId, row.id, row.attempts, transition(type, error), Date.now());
       }
+      await this.keepUntilArchived();
     });
   }
 
@@ -318,6 +342,7 @@ export class TaskRoom extends DurableObject<Env> {
       })
       .where(and(eq(tasks.id, taskId), notInArray(tasks.status, ["done", "failed"])));
     this.setMeta("projected", signature);
+    if (finished) await this.keepUntilArchived();
   }
 
   /** Sets a job's state (its attempt only ever grows) and appends the status event saying so. */

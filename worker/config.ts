@@ -120,6 +120,8 @@ const configSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInt(5 * 1024 * MiB),
   /** An upload not completed within this is aborted and its parts deleted. */
   UPLOAD_TTL_S: positiveInt(24 * 3600),
+  /** A finished task's TaskRoom (its events, in its Durable Object) is deleted this long after; a later read rebuilds its story from D1. */
+  TASK_ROOM_KEEP_S: positiveInt(7 * 24 * 3600),
   /** How long stored media lives, per surface ("000", "003", "admin", …) with a default; reads after answer 410. */
   MEDIA_TTL_S: jsonVar("MEDIA_TTL_S")
     .pipe(z.record(z.string(), z.number().int().positive()))

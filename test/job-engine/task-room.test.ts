@@ -6,7 +6,7 @@
  * replays what D1 knows; and the D1 task row is written at transitions (status
  * or stage changes), never on every progress tick.
  */
-import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TaskEvent } from "../../durable-objects/task-room";
 import { roomFor } from "../../worker/core/jobs/boards";
@@ -136,6 +136,33 @@ describe("the task room", { timeout: 30_000 }, () => {
 
     expect(await taskEvents(op, taskId)).toEqual(before);
     expect((await taskRecord(taskId)).stage).toBe("done");
+    await expectSettled(op, taskId, { status: "done", attempts: 1 });
+  });
+
+  it("lets go of its storage TASK_ROOM_KEEP_S after the task finished; a later read rebuilds the story from D1", async () => {
+    const op = await makeOperator();
+    const { taskId, jobId } = await dispatchFacts(op);
+    const bridge = await makeBridge();
+    const job = await bridge.claim(jobId);
+    await bridge.heartbeat(job, { progress: 0.5, stage: "probing" });
+    await outcomeOf(await bridge.submit(job));
+    await waitForTask(op, taskId);
+    const room = env.TASK_ROOM.getByName(taskId);
+    const alarm = await runInDurableObject(room, (_room, state) => state.storage.getAlarm());
+    // Seven days (the default keep) from when it finished.
+    expect(alarm).toBeGreaterThan(Date.now() + 6.9 * 24 * 3600_000);
+    expect((await taskEvents(op, taskId)).events.length).toBeGreaterThan(2);
+
+    expect(await runDurableObjectAlarm(room)).toBe(true);
+    expect(
+      await runInDurableObject(room, (_room, state) => state.storage.sql.exec("SELECT * FROM events").toArray()),
+    ).toEqual([]);
+    // Rebuilt from D1: queued, then the verdict; and armed to go again.
+    expect(story((await taskEvents(op, taskId)).events)).toEqual([
+      ["status", null, "Queued"],
+      ["status", "completed", null],
+    ]);
+    expect(await runInDurableObject(room, (_room, state) => state.storage.getAlarm())).not.toBeNull();
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
   });
 
