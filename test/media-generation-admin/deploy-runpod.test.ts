@@ -229,6 +229,40 @@ describe("POST /admin/accounts/{id}/deploy (runpod)", () => {
     expect(runpod().pods.has(third.pod?.id ?? "")).toBe(false);
   });
 
+  it("a pod RunPod will not terminate stops a redeploy and a delete: 502 pod_release_failed, nothing changed", async () => {
+    const op = await makeOperator();
+    const key = runpod().key();
+    const account = await runpodAccount(op, key);
+    const deployed = await deploy(op, account.id);
+    const podId = deployed.pod?.id ?? "";
+
+    runpod().failNext(key, { status: 401 });
+    await expect000(
+      await adminCall(op, `/admin/accounts/${account.id}/deploy`, { method: "POST" }),
+      502,
+      "pod_release_failed",
+    );
+    runpod().failNext(key, { status: 401 });
+    await expect000(
+      await adminCall(op, `/admin/accounts/${account.id}`, { method: "DELETE" }),
+      502,
+      "pod_release_failed",
+    );
+
+    // No second pod was started, the first is still recorded (and billed), the account is still there.
+    expect(
+      runpod()
+        .callsWith(key)
+        .map((c) => c.method),
+    ).toEqual(["POST", "DELETE", "DELETE"]);
+    expect(runpod().pods.has(podId)).toBe(true);
+    const after = await adminCall(op, `/admin/accounts/${account.id}`);
+    expect(await after.json()).toMatchObject({ status: "deploying", pod_id: podId });
+    // Once RunPod terminates it, the delete goes through.
+    expect((await adminCall(op, `/admin/accounts/${account.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(runpod().pods.has(podId)).toBe(false);
+  });
+
   it("a pod RunPod will not terminate is recorded for the operator, and the disable still happens", async () => {
     const op = await makeOperator();
     const key = runpod().key();

@@ -175,6 +175,12 @@ export const ERROR_CODES = {
     action:
       "The provider refused the account's credentials, quota or settings, so the account was disabled: fix them, enable it and deploy again.",
   },
+  pod_release_failed: {
+    status: 502,
+    retryable: true,
+    action:
+      "RunPod did not terminate the account's running pod, so nothing was changed: retry, or terminate the pod in RunPod's console (a pod already gone counts as terminated) and retry.",
+  },
   deploy_unavailable: {
     status: 503,
     retryable: true,

@@ -54,8 +54,8 @@ export async function deployAccount(
   }
   // Checked before anything changes: without the key (503), credentials or settings (409) nothing moves.
   const runpod = account.provider === "runpod" ? await runpodDeploy(config, account) : null;
-  const checking = await moveAccount(db, account, "checking", {}, now);
-  const released = await releasePod(config, db, checking, now);
+  // The running pod goes first: a new one must never replace a pod still billing unrecorded.
+  const released = await moveAccount(db, await releasedPod(config, db, account, now), "checking", {}, now);
   const agent = await rotateAccountToken(db, accountId, now);
   const env: BridgeEnv = { MEDIA_EDGE_URL: publicUrl, GPU_BRIDGE_TOKEN: agent.token };
 
@@ -118,7 +118,8 @@ export async function disableAccount(config: Config, db: Database, accountId: st
   const account = await findAccount(db, accountId);
   const disabled = await moveAccount(db, account, "disabled", {}, now);
   await setAccountAgentsDisabled(db, accountId, true, now);
-  return releasePod(config, db, disabled, now);
+  // Disabling must happen even if RunPod will not terminate the pod: it stays recorded and billed.
+  return (await releasePod(config, db, disabled, now)).account;
 }
 
 /** Back to pending: its agents may authenticate again, and a deploy makes it ready. */
@@ -134,17 +135,22 @@ export async function deleteAccount(config: Config, db: Database, accountId: str
   if (account.provider === "local") {
     throw new ApiError("state_conflict", "The local account holds the embedded bridges and cannot be deleted");
   }
-  await releasePod(config, db, account, now);
+  await releasedPod(config, db, account, now);
   // Agents keep their history but no longer name the account (their foreign key would block the delete).
   await db.batch([detachAccountAgents(db, accountId, now), deleteAccountQuery(db, accountId)]);
 }
 
 /**
  * Ends the current run: terminates the account's RunPod pod (so it stops
- * billing) and banks its cost. Best effort: a pod RunPod would not terminate
- * is left recorded, with a system audit row naming it, and billing goes on.
+ * billing) and banks its cost. A pod RunPod would not terminate is left
+ * recorded, with a system audit row naming it, and billing goes on.
  */
-async function releasePod(config: Config, db: Database, account: AccountRow, now: number): Promise<AccountRow> {
+async function releasePod(
+  config: Config,
+  db: Database,
+  account: AccountRow,
+  now: number,
+): Promise<{ account: AccountRow; released: boolean }> {
   if (account.podId) {
     try {
       const { api_key } = await accountCredentials(config, account);
@@ -157,10 +163,21 @@ async function releasePod(config: Config, db: Database, account: AccountRow, now
         target: account.id,
         details: { pod_id: account.podId, error: error instanceof ApiError ? error.code : String(error) },
       });
-      return account;
+      return { account, released: false };
     }
   }
-  return patchAccount(db, account.id, { podId: null, ...endBilling(account, now) });
+  return { account: await patchAccount(db, account.id, { podId: null, ...endBilling(account, now) }), released: true };
+}
+
+/** releasePod for a deploy or a delete, which must not go on past a pod still running: 502 then, nothing changed. */
+async function releasedPod(config: Config, db: Database, account: AccountRow, now: number): Promise<AccountRow> {
+  const { account: after, released } = await releasePod(config, db, account, now);
+  if (!released) {
+    throw new ApiError("pod_release_failed", `RunPod did not terminate pod ${account.podId}`, {
+      details: { pod_id: account.podId },
+    });
+  }
+  return after;
 }
 
 async function deployFailed(db: Database, account: AccountRow, failure: ProviderFailure, now: number) {
