@@ -284,6 +284,19 @@ describe("status machine", () => {
   });
 });
 
+describe("agents of a disabled account", () => {
+  it("cannot be enrolled (409) until the account is enabled again", async () => {
+    const op = await makeOperator();
+    const account = await selfHosted(op);
+    expect((await adminCall(op, `/admin/accounts/${account.id}/disable`, { method: "POST" })).status).toBe(200);
+    const enroll = () =>
+      adminCall(op, "/admin/agents", { json: { name: "late-bridge", capacity_account_id: account.id } });
+    await expect000(await enroll(), 409, "state_conflict");
+    expect((await adminCall(op, `/admin/accounts/${account.id}/enable`, { method: "POST" })).status).toBe(200);
+    expect((await enroll()).status).toBe(201);
+  });
+});
+
 describe("DELETE /admin/accounts/{id}", () => {
   it("deletes the account (204) and disables its agents", async () => {
     const op = await makeOperator();

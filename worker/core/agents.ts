@@ -6,8 +6,9 @@ import { and, desc, eq } from "drizzle-orm";
 import type { RegisterAgent } from "../contracts/agent-protocol";
 import { AGENT_SCOPES, type Scope } from "../contracts/scopes";
 import type { Database } from "../db/client";
-import { agentRegistrations, capacityAccounts } from "../db/schema";
+import { agentRegistrations } from "../db/schema";
 import { ApiError } from "../errors/api-error";
+import { findAccount } from "./accounts/status";
 import { issueCredential } from "./credentials";
 import { createAgent } from "./principals";
 
@@ -15,12 +16,11 @@ export async function enrollAgent(
   db: Database,
   input: { name: string; capacityAccountId: string; scopes?: Scope[] },
 ): Promise<{ agentId: number; token: string; scopes: Scope[]; capacityAccountId: string }> {
-  const account = await db
-    .select()
-    .from(capacityAccounts)
-    .where(eq(capacityAccounts.id, input.capacityAccountId))
-    .limit(1);
-  if (!account[0]) throw new ApiError("not_found", `No capacity account ${input.capacityAccountId}`);
+  const account = await findAccount(db, input.capacityAccountId);
+  // A disabled account's agents are disabled (accounts/agents.ts); a new one must not slip past that.
+  if (account.status === "disabled") {
+    throw new ApiError("state_conflict", `Capacity account ${account.id} is disabled: enable it first`);
+  }
   const agent = await createAgent(db, input);
   const scopes = input.scopes ?? AGENT_SCOPES;
   const issued = await issueCredential(db, {
