@@ -12,8 +12,8 @@
  * LIVE_MEMORY_MS (a bridge alive a second ago is as good a sign as one alive
  * now: the boards themselves allow AGENT_ALIVE_S), so a burst of requests asks
  * the boards about once a second; "none" is never remembered, so a bridge that
- * has just come up is seen at once. Failing a task for want of a bridge asks
- * the boards afresh (`fresh`).
+ * has just come up is seen at once (and a task failed for want of a bridge is
+ * failed at most a second late).
  */
 import { and, eq, gte, inArray, or, sql } from "drizzle-orm";
 import type { JobType } from "../../contracts/job-types";
@@ -32,13 +32,9 @@ export interface Capacity {
 
 const remembered = new Map<JobType, { at: number; capacity: Capacity }>();
 
-export async function capacityFor(
-  env: Env,
-  jobType: JobType,
-  { now = Date.now(), fresh = false }: { now?: number; fresh?: boolean } = {},
-): Promise<Capacity> {
+export async function capacityFor(env: Env, jobType: JobType, now = Date.now()): Promise<Capacity> {
   const known = remembered.get(jobType);
-  if (known && !fresh && now >= known.at && now - known.at < LIVE_MEMORY_MS) return known.capacity;
+  if (known && now >= known.at && now - known.at < LIVE_MEMORY_MS) return known.capacity;
   const boards = await Promise.all(boardsOf(env, [jobType]).map((board) => board.presence(now)));
   const capacity = {
     live: boards.some((board) => board.alive > 0),

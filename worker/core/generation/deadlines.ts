@@ -55,10 +55,7 @@ export async function currentState(env: Env, generation: Generation, now = Date.
         `Not started within ${queueS} s: every GPU bridge stayed busy`,
       );
     }
-    if (
-      waitedS > config.GENERATION_START_TIMEOUT_S &&
-      !(await capacityFor(env, JOB_TYPE_OF[record.type], { now, fresh: true })).live
-    ) {
+    if (waitedS > config.GENERATION_START_TIMEOUT_S && !(await capacityFor(env, JOB_TYPE_OF[record.type], now)).live) {
       return fail(
         env,
         generation,

@@ -34,7 +34,7 @@ export async function startGeneration(
   // Both asked at once; a quota refusal (a rejection) wins over no capacity.
   const [, capacity] = await Promise.all([
     checkQuota(db, owner, now),
-    capacityFor(env, JOB_TYPE_OF[request.type], { now }),
+    capacityFor(env, JOB_TYPE_OF[request.type], now),
   ]);
   if (!capacity.live) {
     throw new ApiError("no_ready_accounts", `No GPU bridge that can run ${request.model} is online`, {
