@@ -374,14 +374,13 @@ export class JobBoard extends DurableObject<Env> {
    * Only agents able to run this board's job type ever poll it, so these are
    * the ones that could start its jobs now.
    */
-  liveAgents(now = Date.now()): BoardStats["agentsAlive"] {
-    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
+  private liveAgents(now: number): BoardStats["agentsAlive"] {
     return this.sql<{
       agent_id: string;
       principal_id: number;
       capacity_account_id: string | null;
       last_seen: number;
-    }>(`SELECT * FROM agents WHERE last_seen >= ? ORDER BY last_seen DESC`, aliveSince).map((agent) => ({
+    }>(`SELECT * FROM agents WHERE last_seen >= ? ORDER BY last_seen DESC`, this.aliveSince(now)).map((agent) => ({
       agentId: agent.agent_id,
       principalId: agent.principal_id,
       capacityAccountId: agent.capacity_account_id,
@@ -396,13 +395,12 @@ export class JobBoard extends DurableObject<Env> {
    * slot anyway, however it arrived.
    */
   presence(now = Date.now()): { alive: number; free: number } {
-    const aliveSince = now - configFrom(this.env).AGENT_ALIVE_S * 1000;
     const [counts] = this.sql<{ alive: number; free: number }>(
       `SELECT count(*) AS alive, coalesce(sum(held < max_parallel), 0) AS free FROM (
          SELECT coalesce(agents.max_parallel, 1) AS max_parallel,
            (SELECT count(*) FROM jobs WHERE jobs.agent_id = agents.agent_id AND jobs.status = 'claimed') AS held
          FROM agents WHERE last_seen >= ?)`,
-      aliveSince,
+      this.aliveSince(now),
     );
     return { alive: counts?.alive ?? 0, free: counts?.free ?? 0 };
   }
@@ -424,9 +422,13 @@ export class JobBoard extends DurableObject<Env> {
     this.afterChange(Date.now());
   }
 
+  private aliveSince(now: number): number {
+    return now - configFrom(this.env).AGENT_ALIVE_S * 1000;
+  }
+
   // ── transitions ────────────────────────────────────────────────────────
 
-  /** Leases that ran out go back to pending (or fail after the last attempt); unstarted jobs past their deadline fail. */
+  /** A new job, pending (or failed at once if it arrives with its attempts used up); false if already held. */
   private insert(job: BoardJob, now: number): boolean {
     if (this.row(job.id)) return false;
     this.sql(
@@ -445,6 +447,7 @@ export class JobBoard extends DurableObject<Env> {
     return true;
   }
 
+  /** Leases that ran out go back to pending (or fail after the last attempt); unstarted jobs past their deadline fail. */
   private expireDue(now: number): void {
     const expired = this.sql<JobRow>(`SELECT * FROM jobs WHERE status = 'claimed' AND locked_until <= ?`, now);
     const late = this.sql<JobRow>(

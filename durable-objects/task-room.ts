@@ -83,6 +83,12 @@ export class TaskRoom extends DurableObject<Env> {
     this.createTables();
     // Keep-alives are answered without waking the object.
     this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    // A room whose task finished before rooms were archived has no alarm yet: arm it once it wakes.
+    void this.ctx.blockConcurrencyWhile(async () => {
+      if (this.meta("task_id") && this.finished() && (await this.ctx.storage.getAlarm()) === null) {
+        await this.keepUntilArchived();
+      }
+    });
   }
 
   private createTables(): void {
@@ -115,9 +121,8 @@ export class TaskRoom extends DurableObject<Env> {
     this.createTables();
   }
 
-  /** Arms the clean-up once the task has finished (each time is harmless: the later time wins). */
+  /** Arms the clean-up of a finished task's room (again is harmless: the later time wins). */
   private async keepUntilArchived(): Promise<void> {
-    if (!this.finished()) return;
     await this.ctx.storage.setAlarm(Date.now() + configFrom(this.env).TASK_ROOM_KEEP_S * 1000);
   }
 
@@ -275,6 +280,7 @@ export class TaskRoom extends DurableObject<Env> {
           errorCode: jobs.errorCode,
           errorMessage: jobs.errorMessage,
           createdAt: jobs.createdAt,
+          updatedAt: jobs.updatedAt,
         })
         .from(jobs)
         .where(eq(jobs.taskId, taskId));
@@ -289,9 +295,10 @@ export class TaskRoom extends DurableObject<Env> {
         const type = row.status === "pending" ? (row.attempts > 0 ? "requeued" : null) : row.status;
         if (!type) continue;
         const error = row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? "" } : null;
-        this.record(taskId, row.id, row.attempts, transition(type, error), Date.now());
+        // Stamped when it happened, so a rebuilt story keeps its times and stall detection its clock.
+        this.record(taskId, row.id, row.attempts, transition(type, error), row.updatedAt.getTime());
       }
-      await this.keepUntilArchived();
+      if (this.finished()) await this.keepUntilArchived();
     });
   }
 

@@ -31,7 +31,11 @@ describe("RateLimiter cleanup", () => {
     await stub.take(rule, then);
     expect((await stub.take(rule, then)).allowed).toBe(false);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    // The bucket is gone: the next take starts from a full one.
+    // The bucket is gone, and no alarm is left.
+    await runInDurableObject(stub, async (_limiter, state) => {
+      expect(state.storage.kv.get("bucket")).toBeUndefined();
+      expect(await state.storage.getAlarm()).toBeNull();
+    });
     expect(await stub.take(rule)).toMatchObject({ allowed: true, remaining: 1 });
   });
 

@@ -82,7 +82,12 @@ export const unreachable = () => Promise.reject(new Error("injected: hand-off un
 export async function dispatchVia(
   op: Operator,
   via: HandOff,
-  options: { count?: number; startDeadlineAt?: Date; jobType?: "extract_facts" | "make_thumbnail" } = {},
+  options: {
+    count?: number;
+    startDeadlineAt?: Date;
+    jobType?: "extract_facts" | "make_thumbnail";
+    direct?: boolean;
+  } = {},
 ): Promise<{ taskId: string; jobIds: string[] }> {
   const source = await uploadInput(op);
   const job = { jobType: options.jobType ?? "extract_facts", params: {}, inputs: { source } };
@@ -93,6 +98,7 @@ export async function dispatchVia(
       surface: "admin",
       jobs: Array(options.count ?? 1).fill(job),
       startDeadlineAt: options.startDeadlineAt ?? null,
+      ...(options.direct === undefined ? {} : { direct: options.direct }),
     },
     via,
   );

@@ -61,6 +61,18 @@ describe("dispatch hand-offs", { timeout: 30_000 }, () => {
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
   });
 
+  it("a task left to the queue (direct: false) whose send fails is handed to its board after all", async () => {
+    const op = await makeOperator();
+    const queuedOnly = await dispatchVia(op, handOff, { direct: false });
+    const queuedId = queuedOnly.jobIds[0] as string;
+    // The queue's batch has not been delivered yet: nothing went to the board directly.
+    expect(await boardOf(queuedId).has(queuedId)).toBe(false);
+
+    const { jobIds } = await dispatchVia(op, noQueue, { direct: false });
+    const jobId = jobIds[0] as string;
+    expect(await boardOf(jobId).has(jobId)).toBe(true);
+  });
+
   it("when the queue send fails as well, the reconciler's sweep boards the job", async () => {
     const op = await makeOperator();
     const { taskId, jobIds } = await dispatchVia(op, nothing);

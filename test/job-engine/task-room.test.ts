@@ -6,7 +6,7 @@
  * replays what D1 knows; and the D1 task row is written at transitions (status
  * or stage changes), never on every progress tick.
  */
-import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TaskEvent } from "../../durable-objects/task-room";
 import { roomFor } from "../../worker/core/jobs/boards";
@@ -164,6 +164,12 @@ describe("the task room", { timeout: 30_000 }, () => {
     ]);
     expect(await runInDurableObject(room, (_room, state) => state.storage.getAlarm())).not.toBeNull();
     await expectSettled(op, taskId, { status: "done", attempts: 1 });
+
+    // A room of a task that finished before rooms were archived (no alarm) is armed when it next wakes.
+    await runInDurableObject(room, (_room, state) => state.storage.deleteAlarm());
+    await evictDurableObject(room);
+    await taskEvents(op, taskId);
+    expect(await runInDurableObject(room, (_room, state) => state.storage.getAlarm())).toBeGreaterThan(Date.now());
   });
 
   it("hears of a claim from the holder's first heartbeat: the task turns running then, with a started event", async () => {

@@ -1,9 +1,12 @@
 /**
  * Creating work: the task and its jobs are written to D1 first, then each job
- * is handed to its JobBoard directly (the fast path) and announced on the
- * `jobs` queue (the durable backstop). Enqueue is idempotent, so whichever
- * path arrives second is a no-op; the queue consumer then stamps `boarded_at`. If both paths fail, the reconciler finds the job
- * unboarded in D1 and hands it over. Nothing written is ever lost.
+ * is handed to its JobBoard directly (unless the surface asks otherwise:
+ * `direct`) and announced on the `jobs` queue (the durable backstop; marked
+ * `boarded` when its board already took it). Enqueue is idempotent, so
+ * whichever path arrives second is a no-op; the queue consumer stamps
+ * `boarded_at`. When one path fails the other delivers; if both fail, the
+ * reconciler finds the job unboarded in D1 and hands it over. Nothing written
+ * is ever lost.
  */
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
@@ -129,16 +132,16 @@ export async function dispatchTask(
   // records that instead of boarding it again. The task's room opens when something first
   // happens to it.
   const accepted = new Set<string>();
-  if (input.direct ?? true) {
-    await Promise.all(
-      byBoard(boardJobs).map(async (group) => {
+  const toBoards = (jobs: BoardJob[]) =>
+    Promise.all(
+      byBoard(jobs).map(async (group) => {
         const ids = group.map((job) => job.id);
         if (await tryHandOff("board", () => via.toBoard(env, group), ids.join(","))) {
           for (const id of ids) accepted.add(id);
         }
       }),
     );
-  }
+  if (input.direct ?? true) await toBoards(boardJobs);
   const messages = jobIds.map((jobId) => ({
     job_id: jobId,
     ...(accepted.has(jobId) ? { boarded: true as const } : {}),
@@ -148,9 +151,11 @@ export async function dispatchTask(
   if (defer && accepted.size === jobIds.length) {
     defer(queued);
     defer(maintenance);
-  } else {
-    await Promise.all([queued, maintenance]);
+    return { taskId, jobIds };
   }
+  const [sent] = await Promise.all([queued, maintenance]);
+  // The queue was their only way: hand what no board took over directly after all.
+  if (!sent) await toBoards(boardJobs.filter((job) => !accepted.has(job.id)));
   return { taskId, jobIds };
 }
 
