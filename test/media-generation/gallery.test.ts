@@ -130,6 +130,8 @@ describe("DELETE /gallery/{task_id}", () => {
           owned.map((row) => row.id),
         ),
       );
+    // The rows stay, marked deleted, so their URLs can answer 410.
+    expect(rows).toHaveLength(owned.length);
     for (const row of rows) {
       expect(row.deletedAt).not.toBeNull();
       expect(await env.MEDIA.head(row.r2Key)).toBeNull();

@@ -10,8 +10,8 @@
  */
 import { z } from "zod";
 
-export const VIDEO_MODES = ["t2v", "i2v", "first_last_frame", "arbitrary_frame"] as const;
-export const IMAGE_MODES = ["txt2img", "img2img"] as const;
+const VIDEO_MODES = ["t2v", "i2v", "first_last_frame", "arbitrary_frame"] as const;
+const IMAGE_MODES = ["txt2img", "img2img"] as const;
 export type VideoMode = (typeof VIDEO_MODES)[number];
 export type ImageMode = (typeof IMAGE_MODES)[number];
 export type GenerationMode = VideoMode | ImageMode;
@@ -19,11 +19,14 @@ export type GenerationType = "image" | "video";
 
 /** Each reference image, decoded, is at most this large; larger ones go through the upload API. */
 export const REFERENCE_IMAGE_MAX_BYTES = 12 * 1024 * 1024;
-export const REFERENCE_IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"] as const;
+const REFERENCE_IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"] as const;
 /** Most keyframes one arbitrary_frame request may pin. */
-export const MAX_KEYFRAMES = 8;
+const MAX_KEYFRAMES = 8;
 /** The largest seed; -1 asks the server to pick one (and record it). */
 export const MAX_SEED = 2 ** 32 - 1;
+
+/** The request fields that carry images (each becomes an artifact before dispatch). */
+export const IMAGE_FIELDS = ["reference_image", "first_frame_image", "last_frame_image", "arbitrary_frames"] as const;
 
 const DATA_URI = /^data:([a-z]+\/[a-z0-9.+-]+);base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

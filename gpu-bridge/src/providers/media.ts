@@ -104,10 +104,10 @@ export async function checkProviderOutput(
 }
 
 /** A preview's longer side, as the original's preview.jpg. */
-export const PREVIEW_MAX_SIDE = 512;
+const PREVIEW_MAX_SIDE = 512;
 
 /** The size of a picture's preview: the longer side PREVIEW_MAX_SIDE, never upscaled, aspect kept. */
-export function previewSize(width: number, height: number): { width: number; height: number } {
+function previewSize(width: number, height: number): { width: number; height: number } {
   const scale = Math.min(1, PREVIEW_MAX_SIDE / Math.max(width, height));
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }

@@ -20,7 +20,7 @@ import { JOB_TYPE_OF, queueLimitS } from "./plan";
 import { abandonJob, type Generation } from "./tasks";
 
 export const WORKER_START_TIMEOUT = "worker_start_timeout";
-export const PROCESSING_STALL_TIMEOUT = "processing_stall_timeout";
+const PROCESSING_STALL_TIMEOUT = "processing_stall_timeout";
 
 export interface LiveState {
   status: TaskStatus;

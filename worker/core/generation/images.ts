@@ -4,7 +4,9 @@
  * images, and unexpired; data URIs are decoded, checked to be the image type
  * they claim, and stored in R2. A problem with one is a field-level 422.
  */
+
 import { and, eq, inArray } from "drizzle-orm";
+import { fromBase64url } from "../../auth/crypto";
 import type { Database } from "../../db/client";
 import { artifacts } from "../../db/schema";
 import { ApiError, type FieldIssue } from "../../errors/api-error";
@@ -43,7 +45,7 @@ export async function storeImages(
         continue;
       }
       // One at a time: each decoded image (up to 12 MiB) is garbage before the next is decoded.
-      const bytes = decodeBase64(source.base64);
+      const bytes = fromBase64url(source.base64);
       if (!SIGNATURES[source.contentType]?.(bytes)) {
         throw invalid([issue(image, `the data is not a ${source.contentType} image`)]);
       }
@@ -91,13 +93,6 @@ function issue(image: RequestedImage, message: string): FieldIssue {
 
 function invalid(issues: FieldIssue[]): ApiError {
   return new ApiError("validation_failed", "A reference image is unusable", { issues });
-}
-
-function decodeBase64(base64: string): Uint8Array {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 function ascii(bytes: Uint8Array, start: number, end: number): string {

@@ -9,7 +9,7 @@ import type { JobType } from "../../contracts/job-types";
 import {
   type GenerationMode,
   type GenerationType,
-  MAX_SEED,
+  IMAGE_FIELDS,
   MODE_IMAGES,
   type ModelId,
   type VideoParams,
@@ -38,7 +38,7 @@ export interface GenerationRecord {
   ignored: string[];
 }
 
-export interface ProviderRoute {
+interface ProviderRoute {
   provider: string;
   model: string;
 }
@@ -54,17 +54,11 @@ export function providerRoute(config: Config, model: ModelId): ProviderRoute {
 }
 
 /** Request fields the record keeps on their own (prompts) or as artifact ids (images). */
-const KEPT_ELSEWHERE = [
-  "prompt",
-  "negative_prompt",
-  "reference_image",
-  "first_frame_image",
-  "last_frame_image",
-  "arbitrary_frames",
-];
+const KEPT_ELSEWHERE: readonly string[] = ["prompt", "negative_prompt", ...IMAGE_FIELDS];
 
 export function settleSeed(seed: number): number {
-  return seed === -1 ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) % (MAX_SEED + 1) : seed;
+  // Any 32-bit unsigned value is a valid seed (0..MAX_SEED).
+  return seed === -1 ? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 0) : seed;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   canonicalModel,
   type GenerationMode,
   GUIDANCE_ALIASES,
+  IMAGE_FIELDS,
   type ImageParams,
   type ImageSource,
   MODE_IMAGES,
@@ -45,7 +46,6 @@ const ENVELOPE = ["model", "type", "mode"] as const;
 /** Any model's parsed fields, for code that reads them before knowing which type they are. */
 type AnyParams = Partial<Omit<VideoParams, "output_format">> &
   Partial<Omit<ImageParams, "output_format">> & { output_format?: string };
-const IMAGE_FIELDS = ["reference_image", "first_frame_image", "last_frame_image", "arbitrary_frames"] as const;
 const MODE_KEYS = Object.keys(MODE_IMAGES) as GenerationMode[];
 
 export function parseGenerateRequest(body: Record<string, unknown>): GenerationRequest {

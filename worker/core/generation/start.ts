@@ -17,7 +17,7 @@ import { JOB_TYPE_OF, planGeneration, providerRoute, queueLimitS, settleSeed } f
 import type { GenerationRequest } from "./request";
 import { SURFACE } from "./tasks";
 
-export interface Started {
+interface Started {
   taskId: string;
   seed: number;
 }

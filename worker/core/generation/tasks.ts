@@ -12,7 +12,7 @@ import { type Database, database } from "../../db/client";
 import { artifacts, jobs, tasks } from "../../db/schema";
 import { boardFor } from "../jobs/boards";
 import { loadBoardJobs } from "../jobs/dispatch";
-import type { JobRow, TaskRow } from "../jobs/tasks";
+import { type JobRow, manifestOf, type TaskRow } from "../jobs/tasks";
 import type { JobError } from "../jobs/types";
 import { discardArtifacts } from "../media/artifacts";
 import type { GenerationRecord } from "./plan";
@@ -28,9 +28,7 @@ export interface Generation {
 
 /** An output of the generation's job: "image" or "video" (the result), "preview". */
 export function outputRef(generation: Generation, kind: string): string | undefined {
-  const manifest = generation.job.result?.derived_manifest;
-  if (!Array.isArray(manifest)) return undefined;
-  return (manifest as { kind: string; ref: string }[]).find((entry) => entry.kind === kind)?.ref;
+  return manifestOf(generation.job).find((entry) => entry.kind === kind)?.ref;
 }
 
 export async function findGeneration(
@@ -48,7 +46,7 @@ export async function findGeneration(
 }
 
 /** Where a gallery page ends: the last item's creation time and id (ids break ties). */
-export interface GalleryCursor {
+interface GalleryCursor {
   createdAt: number;
   id: string;
 }

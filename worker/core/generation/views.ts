@@ -12,8 +12,8 @@ import type { Generation } from "./tasks";
 /** Engine error codes clients of 000 know by another name. */
 const CODES_000: Record<string, string> = { not_started: WORKER_START_TIMEOUT };
 
-export const resultUrl = (taskId: string) => `/results/${taskId}`;
-export const previewUrl = (taskId: string) => `/preview/${taskId}`;
+const resultUrl = (taskId: string) => `/results/${taskId}`;
+const previewUrl = (taskId: string) => `/preview/${taskId}`;
 
 export function statusView(generation: Generation, live: LiveState) {
   const { task, record } = generation;

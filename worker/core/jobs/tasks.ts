@@ -6,6 +6,12 @@ import { jobs, tasks } from "../../db/schema";
 export type TaskRow = typeof tasks.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 
+/** The outputs a completed job submitted (its `derived_manifest`), none otherwise. */
+export function manifestOf(job: JobRow): { kind: string; ref: string }[] {
+  const manifest = job.result?.derived_manifest;
+  return Array.isArray(manifest) ? (manifest as { kind: string; ref: string }[]) : [];
+}
+
 /** Someone else's task is reported exactly like a missing one. */
 export async function findTask(
   db: Database,

@@ -16,7 +16,7 @@ import { type InputRule, JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-t
 import { boardsOf } from "../../core/jobs/boards";
 import { dispatchTask, handOff } from "../../core/jobs/dispatch";
 import { taskEvents, taskEventsQuery } from "../../core/jobs/events";
-import { findTask, type JobRow, type TaskRow } from "../../core/jobs/tasks";
+import { findTask, type JobRow, manifestOf, type TaskRow } from "../../core/jobs/tasks";
 import { readableArtifact, storeArtifact } from "../../core/media/artifacts";
 import { serveObject } from "../../core/media/serve";
 import { ApiError } from "../../errors/api-error";
@@ -274,9 +274,4 @@ function renderJob(job: JobRow) {
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage } : null,
     finished_at: job.finishedAt?.toISOString() ?? null,
   };
-}
-
-function manifestOf(job: JobRow): { kind: string; ref: string }[] {
-  const manifest = job.result?.derived_manifest;
-  return Array.isArray(manifest) ? (manifest as { kind: string; ref: string }[]) : [];
 }

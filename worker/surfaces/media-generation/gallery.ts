@@ -16,7 +16,7 @@ import { ownGeneration, taskIdParam } from "./status";
 
 const tags = ["Gallery (000)"];
 const security = [{ ApiKey: [] }];
-export const GALLERY_PAGE_MAX = 100;
+const GALLERY_PAGE_MAX = 100;
 const NEXT_CURSOR = "X-Next-Cursor";
 
 const GalleryItem = z

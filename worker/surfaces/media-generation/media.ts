@@ -19,6 +19,7 @@ import {
   uploadedPartSchema,
   uploadSchema,
 } from "../../contracts/uploads";
+import { SURFACE } from "../../core/generation/tasks";
 import { armMaintenance } from "../../core/maintenance";
 import { readableArtifact } from "../../core/media/artifacts";
 import { serveObject } from "../../core/media/serve";
@@ -59,7 +60,7 @@ media.openapi(
     c.executionCtx.waitUntil(armMaintenance(c.env));
     const upload = await initUpload(c.env, db(c), {
       ownerPrincipalId: callerOf(c).principal.id,
-      surface: "000",
+      surface: SURFACE,
       kind: "input",
       contentType: body.content_type,
       sizeBytes: body.size_bytes,
