@@ -28,6 +28,8 @@ export default defineConfig(async () => {
             ACCOUNTS_ENCRYPTION_KEY: "dGVzdC1vbmx5LWFjY291bnRzLWtleS0zMi1ieXRlcyE",
             // RunPod's API in tests is the fake in test/helpers/fake-runpod.ts, answering at this origin.
             RUNPOD_API_URL: "https://runpod.fake/v1",
+            // Where deployed bridges connect (a RunPod deploy requires it); the tests' own origin.
+            PUBLIC_URL: "https://edge.test",
           },
         },
       }),

@@ -17,11 +17,13 @@ import {
   deploy,
   fromCommand,
   readAccount,
+  runpodAccount,
   selfHosted,
   startBridge,
   waitForStatus,
 } from "../helpers/accounts";
 import { credentialFor, db } from "../helpers/fixtures";
+import { expect000 } from "../helpers/http";
 import { makeOperator } from "../helpers/jobs";
 
 describe("POST /admin/accounts/{id}/deploy (self-hosted)", () => {
@@ -118,6 +120,20 @@ describe("POST /admin/accounts/{id}/deploy (self-hosted)", () => {
     expect((await bridge.poll()).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await accountRow(account.id))?.status).toBe("pending");
+  });
+
+  it("without PUBLIC_URL, a self-hosted command names the request's origin; a RunPod deploy is refused (503)", async () => {
+    const op = await makeOperator();
+    const account = await selfHosted(op);
+    const send = (id: string) =>
+      callWithEnv({ PUBLIC_URL: undefined }, `/admin/accounts/${id}/deploy`, { method: "POST", cookies: op.cookies });
+    const response = await send(account.id);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as DeployJson).bridge?.env.MEDIA_EDGE_URL).toBe("https://edge.test");
+    const pod = await runpodAccount(op, "rp_test_key_without_public_url");
+    const refused = await expect000(await send(pod.id), 503, "admin_env_missing");
+    expect(refused.user_action).toMatch(/PUBLIC_URL/);
+    expect((await accountRow(pod.id))?.status).toBe("pending");
   });
 
   it("uses PUBLIC_URL, when configured, as the bridges' MEDIA_EDGE_URL instead of the request's origin", async () => {

@@ -33,15 +33,25 @@ export interface BridgeEnv {
   GPU_BRIDGE_TOKEN: string;
 }
 
-/** `publicUrl` is where bridges reach this Worker: configuration, or the origin the operator used. */
+/**
+ * Bridges reach this Worker at PUBLIC_URL. A self-hosted command may fall back
+ * to `requestOrigin` (the origin the operator called, e.g. locally); a RunPod
+ * pod never does: its address must come from configuration, not from a request.
+ */
 export async function deployAccount(
   config: Config,
   db: Database,
   accountId: string,
-  publicUrl: string,
+  requestOrigin: string,
   now = Date.now(),
 ): Promise<Deployed> {
   const account = await findAccount(db, accountId);
+  if (account.provider === "runpod" && !config.PUBLIC_URL) {
+    throw new ApiError("admin_env_missing", "PUBLIC_URL is not configured", {
+      userAction: "Set PUBLIC_URL to the address bridges on RunPod should connect to, then deploy again.",
+    });
+  }
+  const publicUrl = (config.PUBLIC_URL ?? requestOrigin).replace(/\/+$/, "");
   if (account.provider === "local") {
     throw new ApiError("state_conflict", "Local bridges are started by npm start or enrolled with POST /admin/agents");
   }

@@ -10,10 +10,9 @@
  * Which bridges are online comes from the JobBoards, which record every
  * agent's last call (durable-objects/job-board.ts, `agents`).
  */
-import { JOB_TYPE_NAMES } from "../../contracts/job-types";
 import { database } from "../../db/client";
 import { recordAudit } from "../audit";
-import { boardsOf } from "../jobs/boards";
+import { namedBoards } from "../jobs/boards";
 import { promoteToReady } from "./status";
 
 const PROMOTE_EVERY_MS = 15_000;
@@ -59,11 +58,8 @@ export interface BoardDepth {
 
 /** Every JobBoard's depth and live agents. */
 export async function readBoards(env: Env): Promise<BoardDepth[]> {
-  const boards = JOB_TYPE_NAMES.flatMap((type) =>
-    boardsOf(env, [type]).map((board, shard) => ({ name: `${type}#${shard}`, board })),
-  );
   return Promise.all(
-    boards.map(async ({ name, board }) => {
+    namedBoards(env).map(async ({ name, board }) => {
       const stats = await board.stats();
       return { name, pending: stats.pending, claimed: stats.claimed, outbox: stats.outbox, agents: stats.agentsAlive };
     }),

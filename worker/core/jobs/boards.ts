@@ -4,7 +4,7 @@
  */
 import type { JobBoard } from "../../../durable-objects/job-board";
 import type { TaskRoom } from "../../../durable-objects/task-room";
-import { JOB_TYPES, type JobType } from "../../contracts/job-types";
+import { JOB_TYPE_NAMES, JOB_TYPES, type JobType } from "../../contracts/job-types";
 
 /**
  * The RPC surface of an object as callers see it: every method async. The
@@ -67,11 +67,22 @@ export function byBoard<T extends { jobType: JobType; id: string }>(jobs: readon
   return [...groups.values()];
 }
 
+/** Every board holding jobs of these types (all types by default), with its name. */
+export function namedBoards(
+  env: Env,
+  jobTypes: readonly JobType[] = JOB_TYPE_NAMES,
+): { name: string; board: BoardStub }[] {
+  return jobTypes.flatMap((type) =>
+    Array.from({ length: JOB_TYPES[type].shards }, (_, shard) => {
+      const name = `${type}#${shard}`;
+      return { name, board: board(env, name) };
+    }),
+  );
+}
+
 /** Every board holding jobs of these types. */
 export function boardsOf(env: Env, jobTypes: readonly JobType[]): BoardStub[] {
-  return jobTypes.flatMap((type) =>
-    Array.from({ length: JOB_TYPES[type].shards }, (_, shard) => board(env, `${type}#${shard}`)),
-  );
+  return namedBoards(env, jobTypes).map((named) => named.board);
 }
 
 export function roomFor(env: Env, taskId: string): RoomStub {

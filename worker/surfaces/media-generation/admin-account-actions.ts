@@ -59,8 +59,8 @@ adminAccountActions.openapi(
   }),
   async (c) => {
     const config = configFrom(c.env);
-    const publicUrl = (config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "");
-    const deployed = await deployAccount(config, db(c), c.req.valid("param").account_id, publicUrl);
+    const origin = new URL(c.req.url).origin;
+    const deployed = await deployAccount(config, db(c), c.req.valid("param").account_id, origin);
     // The body may carry a live token: no cache anywhere may keep it.
     c.header("Cache-Control", "no-store");
     const account = renderAccount(deployed.account, await readLiveness(c.env));

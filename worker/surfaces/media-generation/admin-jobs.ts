@@ -13,7 +13,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { adminRoute } from "../../auth/media-generation";
 import { configFrom } from "../../config";
 import { type InputRule, JOB_TYPE_NAMES, JOB_TYPES } from "../../contracts/job-types";
-import { boardsOf } from "../../core/jobs/boards";
+import { namedBoards } from "../../core/jobs/boards";
 import { dispatchTask, handOff } from "../../core/jobs/dispatch";
 import { taskEvents, taskEventsQuery } from "../../core/jobs/events";
 import { findTask, type JobRow, manifestOf, type TaskRow } from "../../core/jobs/tasks";
@@ -210,9 +210,7 @@ adminJobs.openapi(
   }),
   async (c) => {
     const entries = await Promise.all(
-      JOB_TYPE_NAMES.flatMap((type) =>
-        boardsOf(c.env, [type]).map(async (board, shard) => [`${type}#${shard}`, await board.stats()] as const),
-      ),
+      namedBoards(c.env).map(async ({ name, board }) => [name, await board.stats()] as const),
     );
     return c.json({ boards: Object.fromEntries(entries), job_types: renderJobTypes() }, 200);
   },
