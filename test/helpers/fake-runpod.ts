@@ -100,6 +100,14 @@ export class FakeRunpod {
     }
 
     if (request.method === "POST" && url.pathname === "/v1/pods") return this.create(apiKey, body);
+    if (request.method === "GET" && url.pathname === "/v1/pods") {
+      // ListPods: the key's pods, filtered by `name` when given.
+      const name = url.searchParams.get("name");
+      const pods = [...this.pods.values()].filter((pod) => pod.apiKey === apiKey && (!name || pod.name === name));
+      return Response.json(
+        pods.map((pod) => ({ id: pod.id, name: pod.name, desiredStatus: "RUNNING", costPerHr: 0.74, env: pod.env })),
+      );
+    }
     const deleting = /^\/v1\/pods\/([^/]+)$/.exec(url.pathname);
     if (request.method === "DELETE" && deleting?.[1]) {
       const pod = this.pods.get(deleting[1]);

@@ -12,6 +12,7 @@ import { auditEvents, capacityAccounts } from "../../worker/db/schema";
 import {
   accountRow,
   adminCall,
+  type DeployJson,
   deploy,
   RUNPOD_SETTINGS,
   readAccount,
@@ -168,19 +169,37 @@ describe("POST /admin/accounts/{id}/deploy (runpod)", () => {
     expect(runpod().callsWith(key)).toHaveLength(1);
   });
 
-  it("a 5xx marks it failed without retrying the create; the pod RunPod started anyway recovers it", async () => {
+  it("a 5xx marks it failed without retrying the create, once RunPod lists no pod of the deploy's name", async () => {
+    const op = await makeOperator();
+    const key = runpod().key();
+    const account = await runpodAccount(op, key);
+    runpod().failNext(key, { status: 500, error: "internal error" });
+    await expect000(await deployCall(op, account.id), 503, "deploy_unavailable");
+    expect(
+      runpod()
+        .callsWith(key)
+        .map((c) => `${c.method} ${c.path}`),
+    ).toEqual(["POST /v1/pods", "GET /v1/pods"]);
+    expect(await accountRow(account.id)).toMatchObject({ status: "failed", podId: null });
+  });
+
+  it("a 5xx for a pod RunPod started anyway: the pod is found by name and adopted, tracked and billed", async () => {
     const op = await makeOperator();
     const key = runpod().key();
     const account = await runpodAccount(op, key);
     runpod().failNext(key, { status: 500, error: "internal error", createsPod: true });
-    await expect000(await deployCall(op, account.id), 503, "deploy_unavailable");
-    expect(runpod().callsWith(key)).toHaveLength(1);
-    expect((await accountRow(account.id))?.status).toBe("failed");
-
-    // RunPod's known failure: the pod exists and its bridge comes up with the token it was given.
+    const response = await deployCall(op, account.id);
+    expect(response.status, await response.clone().text()).toBe(200);
     const [pod] = [...runpod().pods.values()].filter((candidate) => candidate.apiKey === key);
+    expect(((await response.json()) as DeployJson).pod?.id).toBe(pod?.id);
+    expect(await accountRow(account.id)).toMatchObject({ status: "deploying", podId: pod?.id, costPerHourUsd: 0.74 });
+    expect((await accountRow(account.id))?.billingSince).not.toBeNull();
+
+    // Its bridge comes up with the token it was given, and a disable terminates it.
     await podBridgeHeartbeats(pod?.env.GPU_BRIDGE_TOKEN ?? "");
     await waitForStatus(account.id, "ready");
+    await adminCall(op, `/admin/accounts/${account.id}/disable`, { method: "POST" });
+    expect(runpod().pods.has(pod?.id ?? "")).toBe(false);
   });
 
   it("the sixth transient failure in a row disables the account", async () => {

@@ -8,15 +8,16 @@
  *
  * A RunPod refusal of the account's key, quota or settings disables the
  * account; a transient failure (429 after retries, 5xx, no answer) marks it
- * failed, from which a redeploy, or a bridge of it heartbeating after all,
- * recovers it. MAX_TRANSIENT_FAILURES of those in a row disable it too.
+ * failed — unless, after a 5xx or no answer, RunPod lists a pod of the
+ * deploy's name (it started one anyway): that pod is adopted as if created.
+ * A redeploy, or a bridge of it heartbeating after all, recovers a failed one. MAX_TRANSIENT_FAILURES of those in a row disable it too.
  */
 import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import { ApiError } from "../../errors/api-error";
 import { recordAudit } from "../audit";
 import { detachAccountAgents, rotateAccountToken, setAccountAgentsDisabled } from "./agents";
-import { createPod, type Pod, ProviderFailure, terminatePod } from "./runpod";
+import { createPod, findPodByName, type Pod, ProviderFailure, terminatePod } from "./runpod";
 import { type AccountRow, findAccount, moveAccount } from "./status";
 import { accountCredentials, deleteAccountQuery, endBilling, patchAccount, roundUsd, usedUsd } from "./store";
 
@@ -85,10 +86,11 @@ export async function deployAccount(
     return { provider: "self-hosted", account: deploying, agentId: agent.agentId, env, command: bridgeCommand(env) };
   }
 
+  const name = `media-edge-${accountId}`;
   let pod: Pod;
   try {
     pod = await createPod(config, runpod.apiKey, {
-      name: `media-edge-${accountId}`,
+      name,
       imageName: runpod.settings.image,
       gpuTypeIds: runpod.settings.gpu_type_ids,
       gpuCount: runpod.settings.gpu_count,
@@ -98,8 +100,12 @@ export async function deployAccount(
       ...(runpod.settings.docker_start_cmd ? { dockerStartCmd: runpod.settings.docker_start_cmd } : {}),
     });
   } catch (error) {
-    if (error instanceof ProviderFailure) throw await deployFailed(db, released, error, now);
-    throw error;
+    if (!(error instanceof ProviderFailure)) throw error;
+    // RunPod is known to answer 5xx (or nothing) for a pod it did start: find it, so it is tracked and billed.
+    const started =
+      error.kind === "transient" && error.status !== 429 ? await podNamed(config, runpod.apiKey, name) : null;
+    if (!started) throw await deployFailed(db, released, error, now);
+    pod = started;
   }
   const deploying = await moveAccount(
     db,
@@ -116,6 +122,15 @@ export async function deployAccount(
     now,
   );
   return { provider: "runpod", account: deploying, pod };
+}
+
+/** The pod a failed create may have started; none when RunPod cannot say either. */
+async function podNamed(config: Config, apiKey: string, name: string): Promise<Pod | null> {
+  try {
+    return await findPodByName(config, apiKey, name);
+  } catch {
+    return null;
+  }
 }
 
 async function runpodDeploy(config: Config, account: AccountRow) {

@@ -1,14 +1,15 @@
 /**
  * RunPod's REST API (https://rest.runpod.io/v1, OpenAPI at /openapi.json):
- * `POST /pods` (PodCreateInput → 201 Pod) and `DELETE /pods/{podId}` (204),
- * with the account's API key as a Bearer token. The base URL comes from
+ * `POST /pods` (PodCreateInput → 201 Pod), `GET /pods?name=` (Pod[]) and
+ * `DELETE /pods/{podId}` (204), with the account's API key as a Bearer token. The base URL comes from
  * configuration only (RUNPOD_API_URL); the pod id in a path is the one RunPod
  * itself returned.
  *
  * Retries follow RunPod's own CLI: a 429 means the request was refused before
  * any work, so it is retried (after Retry-After, or a doubling backoff) for
- * every method; a 5xx or a lost connection is retried only for DELETE, because
- * a create that failed late may still have started a billed pod. Errors come
+ * every method; a 5xx or a lost connection is retried only for GET and DELETE,
+ * because a create that failed late may still have started a billed pod (the
+ * caller then looks for it by name). Errors come
  * back as {"error": "..."} (or "message"/"detail"); what a failure means for
  * the account is its kind: auth and quota and config disable it, transient
  * marks it failed.
@@ -48,6 +49,7 @@ const podIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 const podSchema = z.object({
   id: podIdSchema,
+  name: z.string().nullish(),
   /** The reference's own example is a string ("0.74"). */
   costPerHr: z.coerce.number().nonnegative().nullish(),
   desiredStatus: z.string().nullish(),
@@ -68,6 +70,15 @@ export async function createPod(config: Config, apiKey: string, request: PodRequ
   return parsed.data;
 }
 
+/** The account's pod of this name, if RunPod has one (a create that answered 5xx may have made it). */
+export async function findPodByName(config: Config, apiKey: string, name: string): Promise<Pod | null> {
+  const response = await send(config, apiKey, "GET", `/pods?name=${encodeURIComponent(name)}`);
+  const pods = z.array(podSchema).safeParse(await response.json().catch(() => null));
+  if (!pods.success)
+    throw new ProviderFailure("transient", response.status, "RunPod listed pods in a shape it does not document");
+  return pods.data.find((pod) => pod.name === name) ?? null;
+}
+
 /** Deleting a pod that is already gone is success: the goal is that it no longer bills. */
 export async function terminatePod(config: Config, apiKey: string, podId: string): Promise<void> {
   const id = podIdSchema.parse(podId);
@@ -82,13 +93,13 @@ export async function terminatePod(config: Config, apiKey: string, podId: string
 async function send(
   config: Config,
   apiKey: string,
-  method: "POST" | "DELETE",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
   alsoSecret: string[] = [],
 ) {
   const url = `${config.RUNPOD_API_URL.replace(/\/+$/, "")}${path}`;
-  const retriesAfterFailure = method === "DELETE";
+  const retriesAfterFailure = method !== "POST";
   for (let attempt = 1; ; attempt++) {
     const last = attempt >= config.RUNPOD_MAX_ATTEMPTS;
     let response: Response;
